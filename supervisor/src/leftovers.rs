@@ -1,0 +1,194 @@
+//! Processes left behind: stopping them gracefully and waiting until none
+//! is left.
+//!
+//! As PID 1 of a PID namespace podinit may signal everything in it at once
+//! (kill(2) with pid -1 spares the caller). Anywhere else that would reach
+//! processes that are not podinit's, so there it signals only its own
+//! descendants, found by walking `/proc`, each through a pidfd opened and
+//! then checked to be still the same process, so that a recycled pid never
+//! sends a signal to a stranger.
+
+use std::fs;
+use std::io;
+use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, PidfdFlags, getpid, pidfd_open, pidfd_send_signal};
+
+use crate::reap::{Children, reap_exited};
+use crate::signals::{Signal, Signals};
+use crate::status::ExitStatus;
+use crate::sys::{self, Target};
+
+/// How often SIGKILL is sent again while processes remain after the grace
+/// period; only a descendant that forked between the `/proc` walk and the
+/// signal can need it.
+const KILL_AGAIN: Duration = Duration::from_secs(1);
+
+/// Which processes podinit may signal when it cleans up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything in podinit's PID namespace (podinit is its PID 1).
+    Namespace,
+    /// podinit's own descendants only.
+    Descendants,
+}
+
+impl Scope {
+    /// The widest scope podinit may use where it runs.
+    pub fn here() -> Scope {
+        if getpid() == Pid::INIT {
+            Scope::Namespace
+        } else {
+            Scope::Descendants
+        }
+    }
+}
+
+/// Sends `signal` to every process in `scope`; returns how many got it
+/// (for the namespace, whether any did).
+pub fn signal_all(scope: Scope, signal: Signal) -> io::Result<usize> {
+    match scope {
+        Scope::Namespace => match sys::kill(Target::Everyone, signal.as_raw()) {
+            Ok(()) => Ok(1),
+            Err(error) if error.raw_os_error() == Some(libc::ESRCH) => Ok(0),
+            Err(error) => Err(error),
+        },
+        Scope::Descendants => signal_descendants(signal),
+    }
+}
+
+fn signal_descendants(signal: Signal) -> io::Result<usize> {
+    let signal = rustix::process::Signal::from_named_raw(signal.as_raw())
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let parents = read_parents()?;
+    let mut sent = 0;
+    for (pid, parent) in descendants(&parents, getpid()) {
+        if signal_if_still_child(pid, parent, signal) {
+            sent += 1;
+        }
+    }
+    Ok(sent)
+}
+
+/// Signals `pid` only if, once pinned by a pidfd, it still has `parent`.
+fn signal_if_still_child(pid: Pid, parent: Pid, signal: rustix::process::Signal) -> bool {
+    let Ok(pidfd) = pidfd_open(pid, PidfdFlags::empty()) else {
+        return false;
+    };
+    if read_parent(pid) != Some(parent) {
+        return false;
+    }
+    pidfd_send_signal(&pidfd, signal).is_ok()
+}
+
+/// Every process with its parent, from `/proc/<pid>/stat`.
+fn read_parents() -> io::Result<Vec<(Pid, Pid)>> {
+    let mut parents = Vec::new();
+    for entry in fs::read_dir("/proc")? {
+        let name = entry?.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.parse().ok())
+            .and_then(Pid::from_raw)
+        else {
+            continue;
+        };
+        if let Some(parent) = read_parent(pid) {
+            parents.push((pid, parent));
+        }
+    }
+    Ok(parents)
+}
+
+/// The parent of `pid`: the field after the state, which follows the
+/// command name in parentheses (which may itself hold spaces and `)`).
+fn read_parent(pid: Pid) -> Option<Pid> {
+    let stat = fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero())).ok()?;
+    parse_parent(&stat)
+}
+
+fn parse_parent(stat: &str) -> Option<Pid> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let parent = after_name.split_whitespace().nth(1)?;
+    Pid::from_raw(parent.parse().ok()?)
+}
+
+/// The descendants of `root` among `(pid, parent)` pairs, each with its
+/// parent, parents first.
+fn descendants(parents: &[(Pid, Pid)], root: Pid) -> Vec<(Pid, Pid)> {
+    let mut by_parent: Vec<(i32, Pid)> = parents
+        .iter()
+        .map(|&(pid, parent)| (parent.as_raw_nonzero().get(), pid))
+        .collect();
+    by_parent.sort_unstable_by_key(|&(parent, _)| parent);
+    let mut found = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        let raw = parent.as_raw_nonzero().get();
+        let first = by_parent.partition_point(|&(p, _)| p < raw);
+        for &(_, pid) in by_parent[first..].iter().take_while(|&&(p, _)| p == raw) {
+            found.push((pid, parent));
+            frontier.push(pid);
+        }
+    }
+    found
+}
+
+/// Stops every process left in `scope` and reaps them all: SIGTERM and
+/// SIGCONT (a stopped process cannot act on SIGTERM), up to `grace` for
+/// them to exit, then SIGKILL. Returns once podinit has no child left.
+/// Signals other than SIGCHLD that arrive meanwhile are dropped.
+pub fn stop_all(
+    signals: &Signals,
+    scope: Scope,
+    grace: Duration,
+    mut on_exit: impl FnMut(Pid, ExitStatus),
+) -> io::Result<()> {
+    if reap_exited(&mut on_exit)? == Children::None {
+        return Ok(());
+    }
+    let sent = signal_all(scope, Signal::TERM)?;
+    signal_all(scope, Signal::CONT)?;
+    log::debug!("sent SIGTERM to {sent} leftover processes; grace {grace:?}");
+    let mut deadline = Instant::now() + grace;
+    let mut killing = false;
+    loop {
+        if signals.next(Some(deadline))?.is_none() {
+            if !killing {
+                log::warn!("leftover processes outlived the grace period: sending SIGKILL");
+                killing = true;
+            }
+            signal_all(scope, Signal::KILL)?;
+            deadline = Instant::now() + KILL_AGAIN;
+        }
+        if reap_exited(&mut on_exit)? == Children::None {
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pid(n: i32) -> Pid {
+        Pid::from_raw(n).unwrap()
+    }
+
+    #[test]
+    fn parent_is_read_past_a_hostile_command_name() {
+        let stat = "42 (a) b (c) ) S 7 42 42 0 -1 4194560";
+        assert_eq!(parse_parent(stat), Some(pid(7)));
+        assert_eq!(parse_parent("42 (x) Z 0 0 0"), None, "pid 0 is no parent");
+        assert_eq!(parse_parent("garbage"), None);
+    }
+
+    #[test]
+    fn descendants_follow_every_generation_and_nothing_else() {
+        let parents =
+            [(10, 1), (11, 10), (12, 11), (20, 1), (30, 99)].map(|(a, b)| (pid(a), pid(b)));
+        let mut found = descendants(&parents, pid(10));
+        found.sort_by_key(|(child, parent)| (child.as_raw_nonzero(), parent.as_raw_nonzero()));
+        assert_eq!(found, vec![(pid(11), pid(10)), (pid(12), pid(11))]);
+    }
+}

@@ -1,0 +1,152 @@
+//! The program the inits supervise during the benchmark: this binary, re-executed as
+//! `podinit-bench workload ...` inside the pod. It talks to the benchmark over stdout and
+//! ends when its stdin reaches end of file (the benchmark closes it), exiting 0.
+//!
+//! - `orphans N`: an intermediate process forks N children that exit at once, waits until
+//!   every one of them is a zombie, then exits, so that all N are re-parented to PID 1 at once.
+//!   Prints `burst <ns>`: the `CLOCK_MONOTONIC` time just before the intermediate's exit.
+//! - `echo`: writes one byte to stdout for every SIGUSR1 it receives.
+//!
+//! Both print `ready` first.
+
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::thread;
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
+use nix::unistd::{ForkResult, Pid, fork, pipe};
+
+use crate::clock::monotonic_ns;
+use crate::error::{Context, Error, Result};
+
+pub fn run(args: &[String]) -> Result<i32> {
+    match args {
+        [kind, count] if kind == "orphans" => {
+            let count = count
+                .parse()
+                .context(|| format!("bad orphan count {count:?}"))?;
+            orphans(count)
+        }
+        [kind] if kind == "echo" => echo(),
+        _ => Err(Error::new("usage: podinit-bench workload orphans N | echo")),
+    }
+}
+
+fn say(line: &str) -> Result<()> {
+    let mut stdout = io::stdout().lock();
+    writeln!(stdout, "{line}")
+        .and_then(|()| stdout.flush())
+        .context(|| "failed to write stdout".into())
+}
+
+fn orphans(count: usize) -> Result<i32> {
+    say("ready")?;
+    let (from_intermediate, to_parent) = pipe().context(|| "failed to create a pipe".into())?;
+
+    // SAFETY: this process is single-threaded (no thread has been spawned yet), so the child
+    // may run any code until it exits.
+    let intermediate = match unsafe { fork() }.context(|| "failed to fork".into())? {
+        ForkResult::Child => {
+            drop(from_intermediate);
+            let code = match burst(count, to_parent) {
+                Ok(()) => 0,
+                Err(error) => {
+                    eprintln!("podinit-bench workload: {error}");
+                    1
+                }
+            };
+            // SAFETY: _exit ends the process without running anything inherited from the
+            // parent (atexit handlers, buffered output), which belongs to the parent.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => child,
+    };
+    drop(to_parent);
+
+    let burst_end = read_burst_end(from_intermediate)?;
+    // The intermediate has left only once its children are re-parented to PID 1, so the
+    // benchmark counts zombies only after this wait.
+    expect_success(intermediate)?;
+    say(&format!("burst {burst_end}"))?;
+    wait_for_stdin_eof();
+    Ok(0)
+}
+
+/// Runs in the intermediate: forks `count` children that exit at once, waits until every one
+/// is a zombie, and sends the time to its parent just before exiting.
+fn burst(count: usize, to_parent: OwnedFd) -> Result<()> {
+    let mut children = Vec::with_capacity(count);
+    for made in 0..count {
+        // SAFETY: the intermediate is single-threaded (a fork of a single-threaded process),
+        // and the child only calls _exit.
+        match unsafe { fork() }.context(|| format!("failed to fork orphan {}", made + 1))? {
+            ForkResult::Child => exit_at_once(),
+            ForkResult::Parent { child } => children.push(child),
+        }
+    }
+    // WNOWAIT leaves each child a zombie: only PID 1 is to reap them.
+    for child in children {
+        waitid(Id::Pid(child), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT)
+            .context(|| format!("failed to wait for orphan {child}"))?;
+    }
+    let burst_end = monotonic_ns();
+    let mut pipe = std::fs::File::from(to_parent);
+    pipe.write_all(&burst_end.to_le_bytes())
+        .context(|| "failed to write the burst time".into())
+}
+
+fn exit_at_once() -> ! {
+    // SAFETY: a forked orphan-to-be runs nothing: _exit skips every handler of the parent.
+    unsafe { libc::_exit(0) }
+}
+
+fn read_burst_end(from_intermediate: OwnedFd) -> Result<u64> {
+    let mut bytes = [0u8; 8];
+    std::fs::File::from(from_intermediate)
+        .read_exact(&mut bytes)
+        .context(|| "failed to read the burst time from the intermediate process".into())?;
+    Ok(u64::from_le_bytes(bytes))
+}
+
+fn expect_success(child: Pid) -> Result<()> {
+    match waitpid(child, None).context(|| format!("failed to wait for {child}"))? {
+        WaitStatus::Exited(_, 0) => Ok(()),
+        status => Err(Error::new(format!(
+            "intermediate process failed: {status:?}"
+        ))),
+    }
+}
+
+fn wait_for_stdin_eof() {
+    let mut sink = [0u8; 64];
+    let mut stdin = io::stdin().lock();
+    while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+}
+
+fn echo() -> Result<i32> {
+    // Blocked before the watcher thread starts, so that the thread inherits the mask and the
+    // signal is only ever taken by sigwait below.
+    let mut usr1 = SigSet::empty();
+    usr1.add(Signal::SIGUSR1);
+    pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&usr1), None)
+        .context(|| "failed to block SIGUSR1".into())?;
+    thread::spawn(|| {
+        wait_for_stdin_eof();
+        std::process::exit(0);
+    });
+
+    say("ready")?;
+    let stdout = io::stdout();
+    let mut out = stdout
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .context(|| "failed to duplicate stdout".into())?;
+    loop {
+        usr1.wait()
+            .context(|| "failed to wait for SIGUSR1".into())?;
+        out.write_all(b"!")
+            .context(|| "failed to write stdout".into())?;
+    }
+}

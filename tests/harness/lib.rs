@@ -1,0 +1,1 @@
+//! Harness for black-box tests of the real podinit binary.
