@@ -19,7 +19,7 @@ use crate::cpu::Cpus;
 use crate::error::{Context, Error, Result};
 use crate::inits::Init;
 use crate::pod::Pod;
-use crate::stats::{median_of, rotated};
+use crate::stats::{Summary, rotated, summary_of};
 
 /// When, after the burst, the zombies left are counted.
 const SAMPLE_AFTER_NS: u64 = 100_000_000;
@@ -30,16 +30,16 @@ const TIMEOUT_NS: u64 = 30_000_000_000;
 /// Medians over rounds, one entry per init, in the inits' order. A reap time is infinite
 /// when the init did not reap a burst within the timeout.
 pub struct Reaping {
-    pub reap_ms: Vec<f64>,
-    pub cpu_ms: Vec<f64>,
-    pub zombies_at_100ms: Vec<f64>,
-    pub vm_hwm_kib: Vec<f64>,
+    pub reap_ms: Vec<Summary>,
+    pub cpu_ms: Vec<Summary>,
+    pub zombies_at_100ms: Vec<Summary>,
+    pub vm_hwm_kib: Vec<Summary>,
 }
 
 impl Reaping {
     /// Figures of a run that skipped reaping: not numbers, printed as "-".
     pub fn not_measured(inits: usize) -> Self {
-        let nan = vec![f64::NAN; inits];
+        let nan = vec![Summary::NOT_MEASURED; inits];
         Reaping {
             reap_ms: nan.clone(),
             cpu_ms: nan.clone(),
@@ -85,10 +85,10 @@ pub fn measure(inits: &[Init], options: &Options, cpus: &Cpus) -> Result<Reaping
         }
     }
     cpus.unpin()?;
-    let medians = |value: fn(&Burst) -> f64| -> Vec<f64> {
+    let medians = |value: fn(&Burst) -> f64| -> Vec<Summary> {
         bursts
             .iter()
-            .map(|bursts| median_of(bursts, value))
+            .map(|bursts| summary_of(bursts, value))
             .collect()
     };
     Ok(Reaping {

@@ -5,12 +5,16 @@ use crate::inits::Init;
 use crate::reap::Reaping;
 use crate::signals::RoundTrips;
 use crate::startup::Startup;
+use crate::stats::Summary;
 
 /// podinit's binary must stay within this size.
 const SIZE_BUDGET_KIB: f64 = 450.0;
 
 /// Start-up and signal round trip may be this much slower than the best peer's.
 const LATENCY_TOLERANCE: f64 = 1.05;
+
+const LABEL_WIDTH: usize = 30;
+const CELL_WIDTH: usize = 17;
 
 /// Everything measured; every vector has one entry per init, in the inits' order. A reap time
 /// is infinite when the init did not reap the burst in time.
@@ -21,14 +25,15 @@ pub struct Results {
     pub orphans: usize,
     pub signals: usize,
     pub bare_us: f64,
-    pub startup_us: Vec<f64>,
-    pub overhead_us: Vec<f64>,
-    pub reap_ms: Vec<f64>,
-    pub reap_cpu_ms: Vec<f64>,
-    pub zombies_at_100ms: Vec<f64>,
-    pub rtt_p50_us: Vec<f64>,
-    pub rtt_p99_us: Vec<f64>,
-    pub vm_hwm_kib: Vec<f64>,
+    pub startup_us: Vec<Summary>,
+    pub overhead_us: Vec<Summary>,
+    pub reap_ms: Vec<Summary>,
+    pub reap_cpu_ms: Vec<Summary>,
+    pub zombies_at_100ms: Vec<Summary>,
+    pub rtt_p50_us: Vec<Summary>,
+    pub rtt_p99_us: Vec<Summary>,
+    pub vm_hwm_kib: Vec<Summary>,
+    pub size_kib: Vec<Summary>,
 }
 
 impl Results {
@@ -39,7 +44,11 @@ impl Results {
         reaping: Reaping,
         round_trips: RoundTrips,
     ) -> Self {
+        let size_kib = inits
+            .iter()
+            .map(|init| Summary::exact(init.size as f64 / 1024.0));
         Results {
+            size_kib: size_kib.collect(),
             inits,
             rounds: options.rounds,
             runs: options.runs,
@@ -57,36 +66,10 @@ impl Results {
         }
     }
 
-    fn sizes_kib(&self) -> Vec<f64> {
-        self.inits
-            .iter()
-            .map(|init| init.size as f64 / 1024.0)
-            .collect()
-    }
-
     fn podinit(&self) -> Option<usize> {
         self.inits.iter().position(|init| init.name == "podinit")
     }
 }
-
-struct Row<'a> {
-    label: String,
-    values: &'a [f64],
-    decimals: usize,
-}
-
-impl<'a> Row<'a> {
-    fn new(label: &str, values: &'a [f64], decimals: usize) -> Self {
-        Row {
-            label: label.to_string(),
-            values,
-            decimals,
-        }
-    }
-}
-
-const LABEL_WIDTH: usize = 30;
-const CELL_WIDTH: usize = 17;
 
 pub fn print_table(results: &Results) {
     println!();
@@ -95,17 +78,14 @@ pub fn print_table(results: &Results) {
         results.rounds
     );
     println!();
-    let names = results.inits.iter().map(|init| init.name.to_string());
-    print_line("", names);
-    let sizes = results.sizes_kib();
+    print_line("", results.inits.iter().map(|init| init.name.to_string()));
     let podinit = results.podinit();
-    for row in rows(results, &sizes) {
-        let base = podinit.map(|index| row.values[index]);
-        let cells = row
-            .values
+    for (label, figures, decimals) in rows(results) {
+        let base = podinit.map(|index| figures[index].median);
+        let cells = figures
             .iter()
-            .map(|&value| cell(value, base, row.decimals));
-        print_line(&row.label, cells);
+            .map(|figure| cell(figure.median, base, decimals));
+        print_line(&label, cells);
     }
     let linkage = results.inits.iter().map(|init| {
         let linkage = if init.is_static { "static" } else { "dynamic" };
@@ -119,27 +99,39 @@ pub fn print_table(results: &Results) {
     );
 }
 
+/// Label, figures and decimals of every row of numbers, in the table's order.
+fn rows(results: &Results) -> Vec<(String, &[Summary], usize)> {
+    vec![
+        ("start-up, per run (µs)".into(), &results.startup_us, 1),
+        ("start-up overhead (µs)".into(), &results.overhead_us, 1),
+        (
+            format!("reap {} orphans (ms)", results.orphans),
+            &results.reap_ms,
+            2,
+        ),
+        (
+            "  CPU time of the init (ms)".into(),
+            &results.reap_cpu_ms,
+            2,
+        ),
+        (
+            "zombies left at 100 ms".into(),
+            &results.zombies_at_100ms,
+            0,
+        ),
+        ("signal round trip p50 (µs)".into(), &results.rtt_p50_us, 1),
+        ("signal round trip p99 (µs)".into(), &results.rtt_p99_us, 1),
+        ("peak RSS, VmHWM (KiB)".into(), &results.vm_hwm_kib, 0),
+        ("binary size (KiB)".into(), &results.size_kib, 1),
+    ]
+}
+
 fn print_line(label: &str, cells: impl Iterator<Item = String>) {
     let mut line = format!("{label:LABEL_WIDTH$}");
     for cell in cells {
         line.push_str(&format!("{cell:CELL_WIDTH$}"));
     }
     println!("{}", line.trim_end());
-}
-
-fn rows<'a>(results: &'a Results, sizes: &'a [f64]) -> Vec<Row<'a>> {
-    let reap = format!("reap {} orphans (ms)", results.orphans);
-    vec![
-        Row::new("start-up, per run (µs)", &results.startup_us, 1),
-        Row::new("start-up overhead (µs)", &results.overhead_us, 1),
-        Row::new(&reap, &results.reap_ms, 2),
-        Row::new("  CPU time of the init (ms)", &results.reap_cpu_ms, 2),
-        Row::new("zombies left at 100 ms", &results.zombies_at_100ms, 0),
-        Row::new("signal round trip p50 (µs)", &results.rtt_p50_us, 1),
-        Row::new("signal round trip p99 (µs)", &results.rtt_p99_us, 1),
-        Row::new("peak RSS, VmHWM (KiB)", &results.vm_hwm_kib, 0),
-        Row::new("binary size (KiB)", sizes, 1),
-    ]
 }
 
 /// `value (ratio)`, the ratio to podinit's value left out where it means nothing.
@@ -168,107 +160,126 @@ pub struct Goal {
     pub text: String,
 }
 
+impl Goal {
+    fn unchecked(text: String) -> Self {
+        Goal {
+            verdict: Verdict::Unchecked,
+            text,
+        }
+    }
+}
+
 /// The project's goals for podinit, judged on the medians in the table.
 pub fn goals(results: &Results) -> Vec<Goal> {
     let Some(podinit) = results.podinit() else {
-        let text = "podinit was not measured: no goal is checked".to_string();
-        return vec![Goal {
-            verdict: Verdict::Unchecked,
-            text,
-        }];
+        return vec![Goal::unchecked(
+            "podinit was not measured: no goal is checked".into(),
+        )];
     };
-    let sizes = results.sizes_kib();
-    vec![
-        near_best(
+    let near_best = |what, figures, unit, tolerance| {
+        Comparison {
             results,
             podinit,
+            what,
+            figures,
+            unit,
+        }
+        .against_best_peer(tolerance)
+    };
+    vec![
+        near_best(
             "start-up overhead",
             &results.overhead_us,
             "µs",
             LATENCY_TOLERANCE,
         ),
         near_best(
-            results,
-            podinit,
             "signal round trip p50",
             &results.rtt_p50_us,
             "µs",
             LATENCY_TOLERANCE,
         ),
         near_best(
-            results,
-            podinit,
             "signal round trip p99",
             &results.rtt_p99_us,
             "µs",
             LATENCY_TOLERANCE,
         ),
-        near_best(results, podinit, "reap time", &results.reap_ms, "ms", 1.0),
+        near_best("reap time", &results.reap_ms, "ms", 1.0),
         rss_goal(results, podinit),
-        size_goal(sizes[podinit]),
+        size_goal(results.size_kib[podinit].median),
     ]
 }
 
-/// podinit's `values` within `tolerance` times the lowest of any peer.
-fn near_best(
-    results: &Results,
+/// One figure of podinit's against the peers'.
+struct Comparison<'a> {
+    results: &'a Results,
     podinit: usize,
-    what: &str,
-    values: &[f64],
-    unit: &str,
-    tolerance: f64,
-) -> Goal {
-    let bound = if tolerance == 1.0 {
-        "no higher than the best peer's".to_string()
-    } else {
-        format!("within {tolerance:.2}x of the best peer's")
-    };
-    let peers = (0..results.inits.len()).filter(|&index| index != podinit);
-    let best = peers.min_by(|&a, &b| values[a].total_cmp(&values[b]));
-    let Some(best) = best else {
-        let text = format!("{what} {bound}: no peer measured");
-        return Goal {
-            verdict: Verdict::Unchecked,
-            text,
+    what: &'a str,
+    figures: &'a [Summary],
+    unit: &'a str,
+}
+
+impl Comparison<'_> {
+    /// podinit's median within `tolerance` times the lowest median of any peer. The rounds'
+    /// spread is printed along, as a difference below it may not repeat.
+    fn against_best_peer(&self, tolerance: f64) -> Goal {
+        let (what, unit) = (self.what, self.unit);
+        let bound = match tolerance {
+            1.0 => "no higher than the best peer's".to_string(),
+            _ => format!("within {tolerance:.2}x of the best peer's"),
         };
-    };
-    let (ours, theirs) = (values[podinit], values[best]);
-    if ours.is_nan() {
-        let text = format!("{what} {bound}: not measured");
-        return Goal {
-            verdict: Verdict::Unchecked,
-            text,
+        let peers = (0..self.results.inits.len()).filter(|&index| index != self.podinit);
+        let best = peers.min_by(|&a, &b| self.figures[a].median.total_cmp(&self.figures[b].median));
+        let Some(best) = best else {
+            return Goal::unchecked(format!("{what} {bound}: no peer measured"));
         };
+        let (ours, theirs) = (self.figures[self.podinit], self.figures[best]);
+        if ours.median.is_nan() {
+            return Goal::unchecked(format!("{what} {bound}: not measured"));
+        }
+        let met = ours.median.is_finite() && ours.median <= theirs.median * tolerance;
+        let text = format!(
+            "{what} {bound}: podinit {}, best peer {} {} ({:.2}x)",
+            with_spread(ours, unit),
+            self.results.inits[best].name,
+            with_spread(theirs, unit),
+            ours.median / theirs.median
+        );
+        Goal {
+            verdict: judge(met),
+            text,
+        }
     }
-    let verdict = judge(ours.is_finite() && ours <= theirs * tolerance);
-    let text = format!(
-        "{what} {bound}: podinit {ours:.2} {unit}, best peer {} {theirs:.2} {unit} ({:.2}x)",
-        results.inits[best].name,
-        ours / theirs
-    );
-    Goal { verdict, text }
+}
+
+/// `12.34 µs ±3 %`: a median with its rounds' spread.
+fn with_spread(figure: Summary, unit: &str) -> String {
+    match figure.spread.is_finite() {
+        true => format!(
+            "{:.2} {unit} ±{:.0} %",
+            figure.median,
+            figure.spread * 100.0
+        ),
+        false => format!("{:.2} {unit}", figure.median),
+    }
 }
 
 fn rss_goal(results: &Results, podinit: usize) -> Goal {
     let what = "peak RSS (VmHWM) no higher than tini-static's";
-    let Some(tini) = results
+    let tini = results
         .inits
         .iter()
-        .position(|init| init.name == "tini-static")
-    else {
-        let text = format!("{what}: tini-static not measured");
-        return Goal {
-            verdict: Verdict::Unchecked,
-            text,
-        };
+        .position(|init| init.name == "tini-static");
+    let Some(tini) = tini else {
+        return Goal::unchecked(format!("{what}: tini-static not measured"));
     };
-    let (ours, theirs) = (results.vm_hwm_kib[podinit], results.vm_hwm_kib[tini]);
+    let (ours, theirs) = (
+        results.vm_hwm_kib[podinit].median,
+        results.vm_hwm_kib[tini].median,
+    );
     if ours.is_nan() {
-        let text = format!("{what}: not measured");
-        return Goal {
-            verdict: Verdict::Unchecked,
-            text,
-        };
+        return Goal::unchecked(format!("{what}: not measured"));
     }
     let text = format!("{what}: podinit {ours:.0} KiB, tini-static {theirs:.0} KiB");
     Goal {
@@ -291,7 +302,7 @@ fn judge(met: bool) -> Verdict {
 
 pub fn print_goals(goals: &[Goal]) {
     println!();
-    println!("goals:");
+    println!("goals (± is how much the rounds spread around the median):");
     for goal in goals {
         let verdict = match goal.verdict {
             Verdict::Met => "met",

@@ -10,21 +10,21 @@ use crate::cpu::Cpus;
 use crate::error::{Context, Result};
 use crate::inits::Init;
 use crate::pod::Pod;
-use crate::stats::{median_of, percentile, rotated};
+use crate::stats::{Summary, percentile, rotated, summary_of};
 
 /// Round trips before the timed ones.
 const WARMUP_SIGNALS: usize = 100;
 
 /// Medians over rounds of each round's percentiles, one entry per init, in µs.
 pub struct RoundTrips {
-    pub p50_us: Vec<f64>,
-    pub p99_us: Vec<f64>,
+    pub p50_us: Vec<Summary>,
+    pub p99_us: Vec<Summary>,
 }
 
 impl RoundTrips {
     /// Figures of a run that skipped the round trips: not numbers, printed as "-".
     pub fn not_measured(inits: usize) -> Self {
-        let nan = vec![f64::NAN; inits];
+        let nan = vec![Summary::NOT_MEASURED; inits];
         RoundTrips {
             p50_us: nan.clone(),
             p99_us: nan,
@@ -64,11 +64,11 @@ pub fn measure(inits: &[Init], options: &Options, cpus: &Cpus) -> Result<RoundTr
     Ok(RoundTrips {
         p50_us: runs
             .iter()
-            .map(|runs| median_of(runs, |run| run.p50_us))
+            .map(|runs| summary_of(runs, |run| run.p50_us))
             .collect(),
         p99_us: runs
             .iter()
-            .map(|runs| median_of(runs, |run| run.p99_us))
+            .map(|runs| summary_of(runs, |run| run.p99_us))
             .collect(),
     })
 }

@@ -9,7 +9,7 @@ use crate::cli::Options;
 use crate::clock::monotonic_ns;
 use crate::error::{Context, Error, Result};
 use crate::inits::Init;
-use crate::stats::{mean, median};
+use crate::stats::{Summary, mean};
 
 /// Runs of every variant before each round's timing starts (page cache, CPU frequency).
 const WARMUP_RUNS: usize = 20;
@@ -22,14 +22,14 @@ const TRUE: &str = "/bin/true";
 /// Means over runs, each the median over rounds; one entry per init, in the inits' order.
 pub struct Startup {
     pub bare_us: f64,
-    pub per_run_us: Vec<f64>,
-    pub overhead_us: Vec<f64>,
+    pub per_run_us: Vec<Summary>,
+    pub overhead_us: Vec<Summary>,
 }
 
 impl Startup {
     /// Figures of a run that skipped start-up: not numbers, printed as "-".
     pub fn not_measured(inits: usize) -> Self {
-        let nan = vec![f64::NAN; inits];
+        let nan = vec![Summary::NOT_MEASURED; inits];
         Startup {
             bare_us: f64::NAN,
             per_run_us: nan.clone(),
@@ -59,26 +59,20 @@ pub fn measure(inits: &[Init], options: &Options) -> Result<Startup> {
     }
     let (bare, per_init) = means.split_first().expect("bare /bin/true is variant 0");
     Ok(Startup {
-        bare_us: median(bare).unwrap_or(f64::NAN),
-        per_run_us: per_init
-            .iter()
-            .map(|init| median(init).unwrap_or(f64::NAN))
-            .collect(),
-        overhead_us: per_init
-            .iter()
-            .map(|init| median_overhead(init, bare))
-            .collect(),
+        bare_us: Summary::of(bare).median,
+        per_run_us: per_init.iter().map(|init| Summary::of(init)).collect(),
+        overhead_us: per_init.iter().map(|init| overhead(init, bare)).collect(),
     })
 }
 
-/// The median over rounds of how much longer a run took under the init than bare.
-fn median_overhead(init: &[f64], bare: &[f64]) -> f64 {
+/// How much longer a run took under the init than bare, round by round.
+fn overhead(init: &[f64], bare: &[f64]) -> Summary {
     let per_round: Vec<f64> = init
         .iter()
         .zip(bare)
         .map(|(init, bare)| init - bare)
         .collect();
-    median(&per_round).unwrap_or(f64::NAN)
+    Summary::of(&per_round)
 }
 
 /// The mean time of one run of each variant, in µs. Every iteration runs each variant once,

@@ -30,10 +30,47 @@ pub fn percentile(samples: &[f64], p: f64) -> Option<f64> {
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
-/// The median of one figure of several runs; not a number for no runs.
-pub fn median_of<T>(runs: &[T], figure: impl Fn(&T) -> f64) -> f64 {
+/// A figure measured over several rounds: its median, and how much the rounds spread around
+/// it, as the median of their absolute deviations from it divided by it (0.05 = ±5 %).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Summary {
+    pub median: f64,
+    pub spread: f64,
+}
+
+impl Summary {
+    /// A figure that was not measured; printed as "-".
+    pub const NOT_MEASURED: Summary = Summary {
+        median: f64::NAN,
+        spread: f64::NAN,
+    };
+
+    /// A figure that does not vary, such as a file's size.
+    pub fn exact(value: f64) -> Self {
+        Summary {
+            median: value,
+            spread: 0.0,
+        }
+    }
+
+    pub fn of(values: &[f64]) -> Self {
+        let Some(median) = median(values) else {
+            return Summary::NOT_MEASURED;
+        };
+        let deviations: Vec<f64> = values.iter().map(|value| (value - median).abs()).collect();
+        let spread = median_or_nan(&deviations) / median;
+        Summary { median, spread }
+    }
+}
+
+/// The summary of one figure of several runs.
+pub fn summary_of<T>(runs: &[T], figure: impl Fn(&T) -> f64) -> Summary {
     let values: Vec<f64> = runs.iter().map(figure).collect();
-    median(&values).unwrap_or(f64::NAN)
+    Summary::of(&values)
+}
+
+fn median_or_nan(samples: &[f64]) -> f64 {
+    median(samples).unwrap_or(f64::NAN)
 }
 
 /// 0..len, starting at a different index each round so that no init always goes first.
@@ -65,6 +102,19 @@ mod tests {
         assert_eq!(percentile(&samples, 99.0), Some(99.0));
         assert_eq!(percentile(&samples, 100.0), Some(100.0));
         assert_eq!(percentile(&[7.0], 99.0), Some(7.0));
+    }
+
+    #[test]
+    fn summary_spread_is_relative_median_deviation() {
+        let summary = Summary::of(&[90.0, 100.0, 110.0, 100.0, 300.0]);
+        assert_eq!(
+            summary,
+            Summary {
+                median: 100.0,
+                spread: 0.1
+            }
+        );
+        assert!(Summary::of(&[]).median.is_nan());
     }
 
     #[test]

@@ -1,0 +1,1 @@
+//! Pseudo-terminal helpers for tests of the foreground process group.
