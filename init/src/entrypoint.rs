@@ -181,9 +181,11 @@ impl<'a> Supervision<'a> {
     }
 
     fn forward(&mut self, received: Received) {
-        if received.sender == self.own_pid {
-            // Raised by podinit itself (a SIGPIPE from writing to a closed
-            // stderr, say): it concerns podinit, not the program.
+        if received.signal == Signal::PIPE && received.sender == self.own_pid {
+            // podinit wrote to a closed stderr: that concerns podinit, not
+            // the program. Other signals from podinit's own pid are
+            // forwarded: they were raised by the launcher before it exec'd
+            // podinit, and were pending since.
             return;
         }
         let Some(signal) = self.options.rewrite(received.signal) else {

@@ -44,41 +44,35 @@ impl Scope {
     }
 }
 
-/// Sends `signal` to every process in `scope`; returns how many got it
-/// (for the namespace, whether any did).
-pub fn signal_all(scope: Scope, signal: Signal) -> io::Result<usize> {
+/// Sends `signal` to every process in `scope`.
+pub fn signal_all(scope: Scope, signal: Signal) -> io::Result<()> {
     match scope {
         Scope::Namespace => match sys::kill(Target::Everyone, signal.as_raw()) {
-            Ok(()) => Ok(1),
-            Err(error) if error.raw_os_error() == Some(libc::ESRCH) => Ok(0),
-            Err(error) => Err(error),
+            Err(error) if error.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+            result => result,
         },
         Scope::Descendants => signal_descendants(signal),
     }
 }
 
-fn signal_descendants(signal: Signal) -> io::Result<usize> {
+fn signal_descendants(signal: Signal) -> io::Result<()> {
     let signal = rustix::process::Signal::from_named_raw(signal.as_raw())
         .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
-    let parents = read_parents()?;
-    let mut sent = 0;
-    for (pid, parent) in descendants(&parents, getpid()) {
-        if signal_if_still_child(pid, parent, signal) {
-            sent += 1;
-        }
+    for (pid, parent) in descendants(&read_parents()?, getpid()) {
+        signal_if_still_child(pid, parent, signal);
     }
-    Ok(sent)
+    Ok(())
 }
 
 /// Signals `pid` only if, once pinned by a pidfd, it still has `parent`.
-fn signal_if_still_child(pid: Pid, parent: Pid, signal: rustix::process::Signal) -> bool {
+/// One that has exited meanwhile needs no signal.
+fn signal_if_still_child(pid: Pid, parent: Pid, signal: rustix::process::Signal) {
     let Ok(pidfd) = pidfd_open(pid, PidfdFlags::empty()) else {
-        return false;
+        return;
     };
-    if read_parent(pid) != Some(parent) {
-        return false;
+    if read_parent(pid) == Some(parent) {
+        let _ = pidfd_send_signal(&pidfd, signal);
     }
-    pidfd_send_signal(&pidfd, signal).is_ok()
 }
 
 /// Every process with its parent, from `/proc/<pid>/stat`.
@@ -147,9 +141,9 @@ pub fn stop_all(
     if reap_exited(&mut on_exit)? == Children::None {
         return Ok(());
     }
-    let sent = signal_all(scope, Signal::TERM)?;
+    log::info!("stopping leftover processes: SIGTERM, then SIGKILL after {grace:?}");
+    signal_all(scope, Signal::TERM)?;
     signal_all(scope, Signal::CONT)?;
-    log::debug!("sent SIGTERM to {sent} leftover processes; grace {grace:?}");
     let mut deadline = Instant::now() + grace;
     let mut killing = false;
     loop {

@@ -101,6 +101,10 @@ impl Program {
                 SigSet::empty()
             }
             SignalState::Inherited(inherited) => {
+                // XXX: Rust's runtime sets SIGPIPE to "ignore" before main,
+                // so the launcher's own setting is unknown here; the program
+                // gets the default, which is what nearly every launcher has.
+                sys::set_disposition(Signal::PIPE.as_raw(), false);
                 if inherited.sigchld_ignored {
                     sys::set_disposition(Signal::CHLD.as_raw(), true);
                 }
