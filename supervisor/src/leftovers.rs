@@ -67,11 +67,17 @@ fn signal_descendants(signal: Signal) -> io::Result<()> {
 /// Signals `pid` only if, once pinned by a pidfd, it still has `parent`.
 /// One that has exited meanwhile needs no signal.
 fn signal_if_still_child(pid: Pid, parent: Pid, signal: rustix::process::Signal) {
-    let Ok(pidfd) = pidfd_open(pid, PidfdFlags::empty()) else {
-        return;
-    };
-    if read_parent(pid) == Some(parent) {
-        let _ = pidfd_send_signal(&pidfd, signal);
+    match pidfd_open(pid, PidfdFlags::empty()) {
+        Ok(pidfd) if read_parent(pid) == Some(parent) => {
+            let _ = pidfd_send_signal(&pidfd, signal);
+        }
+        // XXX: before Linux 5.3 there are no pidfds: the parent is checked
+        // just before a plain kill, which leaves a window of a few system
+        // calls for the pid to be recycled.
+        Err(rustix::io::Errno::NOSYS) if read_parent(pid) == Some(parent) => {
+            let _ = sys::kill(Target::Process(pid), signal.as_raw());
+        }
+        _ => {}
     }
 }
 

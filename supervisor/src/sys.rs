@@ -74,12 +74,39 @@ pub fn set_disposition(signo: i32, ignore: bool) {
 pub fn close_from(first: i32, keep: &[i32]) -> io::Result<()> {
     let mut keep = keep.to_vec();
     keep.sort_unstable();
+    let mut ranges = Vec::new();
     let mut next = first;
     for fd in keep.into_iter().filter(|&fd| fd >= first) {
-        close_range(next, fd - 1)?;
+        ranges.push((next, fd - 1));
         next = fd + 1;
     }
-    close_range(next, i32::MAX)
+    ranges.push((next, i32::MAX));
+    match ranges
+        .iter()
+        .try_for_each(|&(low, high)| close_range(low, high))
+    {
+        Err(error) if error.raw_os_error() == Some(libc::ENOSYS) => close_listed(&ranges),
+        result => result,
+    }
+}
+
+/// close_range(2) arrived in Linux 5.9; before it, close what
+/// `/proc/self/fd` lists in `ranges`.
+fn close_listed(ranges: &[(i32, i32)]) -> io::Result<()> {
+    let listed: Vec<i32> = std::fs::read_dir("/proc/self/fd")?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    // The directory's own descriptor is closed by now; if listed, closing
+    // it again fails with EBADF, which is ignored like every other error.
+    for fd in listed
+        .into_iter()
+        .filter(|fd| ranges.iter().any(|r| (r.0..=r.1).contains(fd)))
+    {
+        // SAFETY: as for close_range below: only inherited descriptors,
+        // owned by no Rust object, lie in `ranges`.
+        unsafe { libc::close(fd) };
+    }
+    Ok(())
 }
 
 fn close_range(first: i32, last: i32) -> io::Result<()> {
