@@ -4,7 +4,11 @@
 //! /proc/PID/task/PID/children (proc(5)), which lists every child not yet reaped, zombies
 //! included. Besides the zombies it holds one live child: the workload, which waits for the
 //! benchmark. Whether any zombie is left needs only the head of that list, a read of a few
-//! bytes, so polling it costs the init next to nothing.
+//! bytes; the whole list is read once, 100 ms after the burst, only if zombies are left then.
+//! The polling runs on another CPU than the pod, and the init's own CPU time (from
+//! /proc/PID/schedstat) is reported beside the wall time as a figure polling cannot touch.
+//! Polling every 20 µs, 200 µs or 2 ms moved neither figure beyond the rounds' spread; on a
+//! loaded machine the wall time spreads widely (the init waits for a CPU), its CPU time little.
 
 use std::fs::{self, File};
 use std::io::Read;

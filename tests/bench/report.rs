@@ -93,9 +93,12 @@ pub fn print_table(results: &Results) {
     });
     print_line("linked", linkage);
     println!();
+    if !results.bare_us.is_nan() {
+        println!("bare /bin/true: {:.1} µs per run", results.bare_us);
+    }
     println!(
-        "bare /bin/true: {:.1} µs per run; {} start-ups of each in all, {} signals per round",
-        results.bare_us, results.runs, results.signals
+        "{} start-ups of each in all, one burst of {} orphans and {} signals per round",
+        results.runs, results.orphans, results.signals
     );
 }
 
@@ -176,39 +179,29 @@ pub fn goals(results: &Results) -> Vec<Goal> {
             "podinit was not measured: no goal is checked".into(),
         )];
     };
-    let near_best = |what, figures, unit, tolerance| {
-        Comparison {
-            results,
-            podinit,
-            what,
-            figures,
-            unit,
-        }
-        .against_best_peer(tolerance)
-    };
-    vec![
-        near_best(
-            "start-up overhead",
-            &results.overhead_us,
-            "µs",
-            LATENCY_TOLERANCE,
-        ),
-        near_best(
-            "signal round trip p50",
-            &results.rtt_p50_us,
-            "µs",
-            LATENCY_TOLERANCE,
-        ),
-        near_best(
-            "signal round trip p99",
-            &results.rtt_p99_us,
-            "µs",
-            LATENCY_TOLERANCE,
-        ),
-        near_best("reap time", &results.reap_ms, "ms", 1.0),
-        rss_goal(results, podinit),
-        size_goal(results.size_kib[podinit].median),
-    ]
+    let latency = LATENCY_TOLERANCE;
+    let comparisons: [(&str, &[Summary], &str, f64); 4] = [
+        ("start-up overhead", &results.overhead_us, "µs", latency),
+        ("signal round trip p50", &results.rtt_p50_us, "µs", latency),
+        ("signal round trip p99", &results.rtt_p99_us, "µs", latency),
+        ("reap time", &results.reap_ms, "ms", 1.0),
+    ];
+    let mut goals: Vec<Goal> = comparisons
+        .into_iter()
+        .map(|(what, figures, unit, tolerance)| {
+            let comparison = Comparison {
+                results,
+                podinit,
+                what,
+                figures,
+                unit,
+            };
+            comparison.against_best_peer(tolerance)
+        })
+        .collect();
+    goals.push(rss_goal(results, podinit));
+    goals.push(size_goal(results.size_kib[podinit].median));
+    goals
 }
 
 /// One figure of podinit's against the peers'.

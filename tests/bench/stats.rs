@@ -31,7 +31,8 @@ pub fn percentile(samples: &[f64], p: f64) -> Option<f64> {
 }
 
 /// A figure measured over several rounds: its median, and how much the rounds spread around
-/// it, as the median of their absolute deviations from it divided by it (0.05 = ±5 %).
+/// it, as the median of their absolute deviations from it divided by it (0.05 = ±5 %; not a
+/// number for a single round).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Summary {
     pub median: f64,
@@ -57,6 +58,13 @@ impl Summary {
         let Some(median) = median(values) else {
             return Summary::NOT_MEASURED;
         };
+        // One round says nothing about how rounds spread.
+        if values.len() < 2 {
+            return Summary {
+                median,
+                spread: f64::NAN,
+            };
+        }
         let deviations: Vec<f64> = values.iter().map(|value| (value - median).abs()).collect();
         let spread = median_or_nan(&deviations) / median;
         Summary { median, spread }

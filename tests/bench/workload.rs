@@ -13,6 +13,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::thread;
 
+use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, pipe};
@@ -80,7 +81,8 @@ fn burst(count: usize, to_parent: OwnedFd) -> Result<()> {
     for made in 0..count {
         // SAFETY: the intermediate is single-threaded (a fork of a single-threaded process),
         // and the child only calls _exit.
-        match unsafe { fork() }.context(|| format!("failed to fork orphan {}", made + 1))? {
+        let forked = unsafe { fork() }.map_err(|errno| fork_error(made + 1, errno))?;
+        match forked {
             ForkResult::Child => exit_at_once(),
             ForkResult::Parent { child } => children.push(child),
         }
@@ -94,6 +96,18 @@ fn burst(count: usize, to_parent: OwnedFd) -> Result<()> {
     let mut pipe = std::fs::File::from(to_parent);
     pipe.write_all(&burst_end.to_le_bytes())
         .context(|| "failed to write the burst time".into())
+}
+
+/// Out of pids is the likely failure: name it, with what makes room.
+fn fork_error(orphan: usize, errno: Errno) -> Error {
+    let hint = match errno {
+        Errno::EAGAIN => {
+            " (out of pids or tasks? see kernel.pid_max and threads-max, other processes \
+             running, or a smaller --orphans)"
+        }
+        _ => "",
+    };
+    Error::new(format!("failed to fork orphan {orphan}: {errno}{hint}"))
 }
 
 fn exit_at_once() -> ! {
