@@ -11,12 +11,17 @@ use std::time::{Duration, Instant};
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// A release binary built by `musl-target/test`.
 fn release_binary(name: &str) -> PathBuf {
-    let path = root().join("target/x86_64-unknown-linux-musl/release").join(name);
+    let path = root()
+        .join("target/x86_64-unknown-linux-musl/release")
+        .join(name);
     assert!(
         path.is_file(),
         "{} is missing: build it with `cargo build --release --bins` (musl-target/test does)",
@@ -35,6 +40,23 @@ pub fn workload() -> PathBuf {
     release_binary("podinit-workload")
 }
 
+/// The workload's path as a command-line argument.
+pub fn workload_arg() -> String {
+    workload()
+        .into_os_string()
+        .into_string()
+        .expect("a UTF-8 path")
+}
+
+/// A fresh, empty directory for one test, named after `tag` and this
+/// process, under the system's temporary directory.
+pub fn scratch_dir(tag: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("podinit-test-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&path);
+    std::fs::create_dir_all(&path).expect("create a scratch directory");
+    path
+}
+
 /// Whether the tests may do what needs root. Without root a test skips,
 /// except under `CI=true`, where it fails: CI runs as root, so a missing
 /// privilege there is a broken set-up, not a reason to pass.
@@ -42,7 +64,10 @@ pub fn have_root() -> bool {
     if rustix::process::geteuid().is_root() {
         return true;
     }
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "this test needs root and CI=true");
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "this test needs root and CI=true"
+    );
     eprintln!("skipped: needs root");
     false
 }
@@ -54,6 +79,16 @@ pub fn as_pid1(args: &[&str]) -> Command {
     let mut command = Command::new("unshare");
     command.args(["--pid", "--fork", "--mount-proc", "--kill-child", "--"]);
     command.arg(podinit()).args(args);
+    command
+}
+
+/// Like [`as_pid1`], with `wrapper` (a program and its arguments) between
+/// `unshare` and podinit: it sets something up and execs podinit, which
+/// is then PID 1.
+pub fn as_pid1_under(wrapper: &[&str], args: &[&str]) -> Command {
+    let mut command = Command::new("unshare");
+    command.args(["--pid", "--fork", "--mount-proc", "--kill-child", "--"]);
+    command.args(wrapper).arg(podinit()).args(args);
     command
 }
 
@@ -74,15 +109,30 @@ pub struct Run {
 pub struct Finished {
     /// The exit code, or 128+n when killed by signal n.
     pub code: i32,
+    /// The signal that killed the process, when one did: tells a podinit
+    /// that exited with 128+n from one that died by signal n.
+    pub killed_by: Option<i32>,
     pub stdout: String,
     pub stderr: String,
+}
+
+impl Finished {
+    /// The lines podinit (or anything else) wrote to stderr.
+    pub fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr.lines().collect()
+    }
 }
 
 impl Run {
     /// Starts `command` with stdout and stderr captured.
     pub fn start(mut command: Command) -> Run {
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        Run { child: command.spawn().expect("start the command under test") }
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        Run {
+            child: command.spawn().expect("start the command under test"),
+        }
     }
 
     /// The host pid of podinit when started by [`as_pid1`]: the one child of
@@ -96,7 +146,10 @@ impl Run {
             if let Some(pid) = children.split_whitespace().next() {
                 return pid.parse().expect("a pid");
             }
-            assert!(Instant::now() < deadline, "podinit did not start under unshare");
+            assert!(
+                Instant::now() < deadline,
+                "podinit did not start under unshare"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -118,7 +171,11 @@ impl Run {
         }
         let output = self.child.wait_with_output().expect("collect output");
         Finished {
-            code: output.status.code().unwrap_or_else(|| 128 + output.status.signal().unwrap_or(0)),
+            code: output
+                .status
+                .code()
+                .unwrap_or_else(|| 128 + output.status.signal().unwrap_or(0)),
+            killed_by: output.status.signal(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         }
