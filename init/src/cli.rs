@@ -6,12 +6,17 @@
 
 use std::ffi::OsString;
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use podinit_supervisor::pod::ExitPolicy;
 use podinit_supervisor::signals::Signal;
 
 /// The grace period leftover processes get between SIGTERM and SIGKILL.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+/// Where pod mode writes its status records unless told.
+pub const DEFAULT_STATUS_DIR: &str = "/run/podinit/status";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq)]
@@ -50,8 +55,26 @@ pub struct Options {
     pub keep_signals: bool,
     /// How many `-v` were given.
     pub verbose: u8,
-    pub program: OsString,
-    pub args: Vec<OsString>,
+    pub job: Job,
+}
+
+/// What podinit runs.
+#[derive(Debug, PartialEq)]
+pub enum Job {
+    /// One program: container-init mode.
+    Program {
+        program: OsString,
+        args: Vec<OsString>,
+    },
+    /// The apps of a pod manifest.
+    Pod(PodJob),
+}
+
+#[derive(Debug, PartialEq)]
+pub struct PodJob {
+    pub manifest: PathBuf,
+    pub status_dir: PathBuf,
+    pub policy: ExitPolicy,
 }
 
 /// A bad command line; the message names the argument.
@@ -66,6 +89,7 @@ impl fmt::Display for UsageError {
 
 pub const USAGE: &str = "\
 usage: podinit [options] [--] program [args...]
+       podinit [options] --pod MANIFEST [--status-dir DIR] [--exit-policy POLICY]
 
 Runs program as its child, reaps every zombie, forwards signals to the
 program's process group and exits with the program's status.
@@ -83,6 +107,11 @@ options:
                              TERM, INT, QUIT or HUP (off)
       --keep-signals         start the program with the inherited signal mask
                              and ignored signals
+      --pod MANIFEST         run the apps of an appc pod manifest instead
+      --status-dir DIR       where pod mode records each app's exit
+                             (/run/podinit/status)
+      --exit-policy POLICY   when the pod ends: all (default: every app has
+                             exited, or one failed), any, main=APP
   -v, --verbose              log more; repeatable
   -h, --help                 print this help
   -V, --version              print the version
@@ -92,7 +121,7 @@ TINI_SUBREAPER, TINI_KILL_PROCESS_GROUP, TINI_VERBOSITY, LISTEN_PID.
 ";
 
 impl Options {
-    fn new(program: OsString) -> Options {
+    fn new() -> Options {
         Options {
             subreaper: false,
             forward: Forward::Group,
@@ -103,8 +132,10 @@ impl Options {
             stop_timeout: None,
             keep_signals: false,
             verbose: 0,
-            program,
-            args: Vec::new(),
+            job: Job::Program {
+                program: OsString::new(),
+                args: Vec::new(),
+            },
         }
     }
 
@@ -157,7 +188,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
             return finish(flags, arg, args);
         }
     }
-    Err(missing_program())
+    flags.finish_pod()
 }
 
 fn missing_program() -> UsageError {
@@ -169,26 +200,63 @@ fn finish(
     program: OsString,
     rest: impl Iterator<Item = OsString>,
 ) -> Result<Command, UsageError> {
+    if flags.pod.is_some() {
+        let program = program.to_string_lossy();
+        return Err(UsageError(format!(
+            "--pod runs the manifest's apps: unexpected {program:?}"
+        )));
+    }
+    flags.pod_only_options()?;
     let mut options = flags.options;
-    options.program = program;
-    options.args = rest.collect();
+    options.job = Job::Program {
+        program,
+        args: rest.collect(),
+    };
     Ok(Command::Run(options))
 }
 
 /// Options seen so far.
+#[derive(Default)]
 struct Flags {
     options: Options,
+    pod: Option<PathBuf>,
+    status_dir: Option<PathBuf>,
+    policy: Option<ExitPolicy>,
 }
 
-impl Default for Flags {
-    fn default() -> Flags {
-        Flags {
-            options: Options::new(OsString::new()),
-        }
+impl Default for Options {
+    fn default() -> Options {
+        Options::new()
     }
 }
 
 impl Flags {
+    /// The arguments ended without a program: fine with `--pod`.
+    fn finish_pod(self) -> Result<Command, UsageError> {
+        let Some(manifest) = self.pod else {
+            return Err(missing_program());
+        };
+        let mut options = self.options;
+        options.job = Job::Pod(PodJob {
+            manifest,
+            status_dir: self.status_dir.unwrap_or_else(|| DEFAULT_STATUS_DIR.into()),
+            policy: self.policy.unwrap_or(ExitPolicy::AllExit),
+        });
+        Ok(Command::Run(options))
+    }
+
+    /// Refuses pod-mode options given without `--pod`.
+    fn pod_only_options(&self) -> Result<(), UsageError> {
+        let stray = [
+            (self.status_dir.is_some(), "--status-dir"),
+            (self.policy.is_some(), "--exit-policy"),
+        ];
+        match stray.iter().find(|(given, _)| *given) {
+            Some((_, name)) => Err(UsageError(format!("{name} needs --pod"))),
+            None => Ok(()),
+        }
+    }
+
     /// `--name` or `--name=value`.
     fn long(
         &mut self,
@@ -276,6 +344,13 @@ impl Flags {
                 let timeout = parse_duration(value).ok_or_else(|| bad("not a duration"))?;
                 options.stop_timeout = Some(timeout);
             }
+            'P' => self.pod = Some(value.into()),
+            'D' => self.status_dir = Some(value.into()),
+            'X' => {
+                let policy =
+                    ExitPolicy::parse(value).ok_or_else(|| bad("must be all, any or main=APP"))?;
+                self.policy = Some(policy);
+            }
             _ => unreachable!("every valued option in LONG is handled"),
         }
         Ok(())
@@ -349,6 +424,21 @@ const LONG: &[Spec] = &[
         takes_value: false,
     },
     Spec {
+        long: "pod",
+        short: 'P',
+        takes_value: true,
+    },
+    Spec {
+        long: "status-dir",
+        short: 'D',
+        takes_value: true,
+    },
+    Spec {
+        long: "exit-policy",
+        short: 'X',
+        takes_value: true,
+    },
+    Spec {
         long: "verbose",
         short: 'v',
         takes_value: false,
@@ -366,7 +456,7 @@ const LONG: &[Spec] = &[
 ];
 
 /// Key letters of long-only options: not accepted after a single dash.
-const LONG_ONLY: [char; 3] = ['G', 'T', 'K'];
+const LONG_ONLY: [char; 6] = ['G', 'T', 'K', 'P', 'D', 'X'];
 
 fn parse_signal(text: &str) -> Result<Signal, String> {
     let signal = Signal::parse(text).ok_or("not a signal")?;
@@ -435,6 +525,36 @@ mod tests {
         }
     }
 
+    pub(super) fn program(options: &Options) -> (&OsString, &Vec<OsString>) {
+        match &options.job {
+            Job::Program { program, args } => (program, args),
+            Job::Pod(pod) => panic!("a pod job: {pod:?}"),
+        }
+    }
+
+    #[test]
+    fn pod_mode_takes_a_manifest_and_no_program() {
+        let options = run(&["--pod", "pod.json", "--exit-policy=main=web"]);
+        let expected = PodJob {
+            manifest: "pod.json".into(),
+            status_dir: DEFAULT_STATUS_DIR.into(),
+            policy: ExitPolicy::Main("web".into()),
+        };
+        assert_eq!(options.job, Job::Pod(expected));
+        assert_eq!(
+            usage(&["--pod", "p.json", "sh"]),
+            r#"--pod runs the manifest's apps: unexpected "sh""#
+        );
+        assert_eq!(
+            usage(&["--status-dir", "/s", "sh"]),
+            "--status-dir needs --pod"
+        );
+        assert_eq!(
+            usage(&["--pod", "p", "--exit-policy", "some"]),
+            r#"--exit-policy "some": must be all, any or main=APP"#
+        );
+    }
+
     fn usage(list: &[&str]) -> String {
         match parse(args(list)) {
             Err(UsageError(message)) => message,
@@ -446,14 +566,16 @@ mod tests {
     fn options_stop_at_the_program() {
         let options = run(&["-s", "sh", "-c", "exit 3", "--grace", "1"]);
         assert!(options.subreaper);
-        assert_eq!(options.program, "sh");
-        assert_eq!(options.args, args(&["-c", "exit 3", "--grace", "1"]));
+        assert_eq!(
+            program(&options),
+            (&"sh".into(), &args(&["-c", "exit 3", "--grace", "1"]))
+        );
     }
 
     #[test]
     fn double_dash_ends_options() {
         let options = run(&["-v", "--", "-s", "x"]);
-        assert_eq!(options.program, "-s");
+        assert_eq!(program(&options).0, "-s");
         assert_eq!(options.verbose, 1);
     }
 
@@ -575,8 +697,8 @@ mod tests {
             let mut list = vec!["-s".to_owned(), program.clone()];
             list.extend(rest.iter().cloned());
             let options = run(&list.iter().map(String::as_str).collect::<Vec<_>>());
-            prop_assert_eq!(options.program, OsString::from(program));
-            prop_assert_eq!(options.args, rest.into_iter().map(OsString::from).collect::<Vec<_>>());
+            let rest: Vec<OsString> = rest.into_iter().map(OsString::from).collect();
+            prop_assert_eq!(super::tests::program(&options), (&OsString::from(program), &rest));
         }
 
         /// No argument list makes the parser panic.

@@ -1,6 +1,7 @@
 //! Container-init mode: one program, supervised until it exits, then
 //! everything it left behind stopped, then its status returned.
 
+use std::ffi::OsString;
 use std::time::Instant;
 
 use podinit_supervisor::Pid;
@@ -9,7 +10,7 @@ use podinit_supervisor::reap::reap_exited;
 use podinit_supervisor::signals::{self, Inherited, Received, Signal, Signals, Target};
 use podinit_supervisor::spawn::{self, Program, SignalState};
 use podinit_supervisor::status::ExitStatus;
-use rustix::process::{getpid, set_child_subreaper};
+use rustix::process::getpid;
 
 use crate::Error;
 use crate::cli::{Forward, Options};
@@ -18,17 +19,15 @@ use crate::cli::{Forward, Options};
 const STOP_SIGNALS: [Signal; 4] = [Signal::TERM, Signal::INT, Signal::QUIT, Signal::HUP];
 
 /// Runs the program; returns the exit code podinit should exit with.
-pub fn run(options: &Options, signals: &Signals, inherited: Inherited) -> Result<u8, Error> {
-    // Become the reaper of everything below podinit, and set -p.
-    become_reaper(options.subreaper)?;
-    if let Some(signal) = options.pdeathsig {
-        signals::set_parent_death_signal(signal).map_err(|error| {
-            Error::system(format!("cannot set parent-death signal {signal}"), error)
-        })?;
-    }
-
+pub fn run(
+    options: &Options,
+    program: &OsString,
+    args: &[OsString],
+    signals: &Signals,
+    inherited: Inherited,
+) -> Result<u8, Error> {
     // Start the program.
-    let program = make_program(options, inherited)?;
+    let program = make_program(options, program, args, inherited)?;
     let child = match program.spawn() {
         Ok(child) => child,
         Err(error) => {
@@ -58,43 +57,28 @@ pub fn run(options: &Options, signals: &Signals, inherited: Inherited) -> Result
     Ok(exit_code(options, status))
 }
 
-/// Makes podinit the reaper of orphans below it when it is not PID 1.
-fn become_reaper(forced: bool) -> Result<(), Error> {
-    if getpid() == Pid::INIT {
-        return Ok(());
-    }
-    match set_child_subreaper(Some(getpid())) {
-        Ok(()) => Ok(()),
-        Err(errno) if forced => Err(Error::system(
-            "cannot become a child subreaper",
-            errno.into(),
-        )),
-        Err(errno) => {
-            log::warn!(
-                "not PID 1 and cannot become a child subreaper ({errno}): orphans are not reaped"
-            );
-            Ok(())
-        }
-    }
-}
-
-fn make_program(options: &Options, inherited: Inherited) -> Result<Program, Error> {
+fn make_program(
+    options: &Options,
+    file: &OsString,
+    args: &[OsString],
+    inherited: Inherited,
+) -> Result<Program, Error> {
     let signal_state = if options.keep_signals {
         SignalState::Inherited(inherited)
     } else {
         SignalState::Clean
     };
-    let mut program = Program::new(options.program.clone(), options.args.clone(), signal_state)
-        .map_err(|_| {
-            let usage = format!("{:?}: an argument holds a NUL byte", options.program);
-            Error::Usage(crate::cli::UsageError(usage))
-        })?;
+    let mut program = Program::new(file.clone(), args.to_vec(), signal_state).map_err(|_| {
+        let usage = format!("{file:?}: an argument holds a NUL byte");
+        Error::Usage(crate::cli::UsageError(usage))
+    })?;
     let own_pid = getpid().as_raw_nonzero().to_string();
     program.rewrite_listen_pid(std::env::var("LISTEN_PID").is_ok_and(|pid| pid == own_pid));
     Ok(program)
 }
 
-fn stop_leftovers(options: &Options, signals: &Signals) -> Result<(), Error> {
+/// Stops and reaps every process left below podinit.
+pub fn stop_leftovers(options: &Options, signals: &Signals) -> Result<(), Error> {
     let mut orphans = 0u64;
     let result = leftovers::stop_all(signals, Scope::here(), options.grace, |_, _| orphans += 1);
     if orphans > 0 {

@@ -6,21 +6,33 @@
 mod cli;
 mod entrypoint;
 mod logger;
+#[cfg(feature = "pod")]
+mod podmode;
 
 use std::env;
 use std::fmt;
 use std::io;
 use std::process::ExitCode;
 
-use podinit_supervisor::signals::Signals;
+use podinit_supervisor::Pid;
+#[cfg(feature = "pod")]
+use podinit_supervisor::manifest::ManifestError;
+#[cfg(feature = "pod")]
+use podinit_supervisor::pod::PodError;
+use podinit_supervisor::signals::{self, Signals};
+use rustix::process::{getpid, set_child_subreaper};
 
-use crate::cli::{Command, UsageError};
+use crate::cli::{Command, Job, Options, UsageError};
 
 /// podinit's own exit codes; the program's codes, 126, 127 and 128+n pass
 /// through unchanged.
 pub mod exit {
     /// A bad command line.
     pub const USAGE: u8 = 120;
+    /// The pod manifest was refused.
+    pub const MANIFEST: u8 = 121;
+    /// The pod could not be started (status directory, exit policy).
+    pub const POD: u8 = 122;
     /// podinit could not set itself up, or could not fork the program.
     pub const SYSTEM: u8 = 125;
 }
@@ -47,11 +59,56 @@ fn main() -> ExitCode {
     options.apply_env(|name| env::var_os(name));
     logger::raise(options.verbose);
 
-    // 3. Run the program until it and everything it left behind are gone.
-    match entrypoint::run(&options, &signals, inherited) {
+    // 3. Become the reaper of every orphan below podinit; hear of the
+    //    parent's death (-p).
+    if let Err(error) = reap_and_watch_parent(&options) {
+        return fail(&error);
+    }
+
+    // 4. Run the program, or the pod, until it and everything it left
+    //    behind are gone.
+    let result = match &options.job {
+        Job::Program { program, args } => {
+            entrypoint::run(&options, program, args, &signals, inherited)
+        }
+        #[cfg(feature = "pod")]
+        Job::Pod(job) => podmode::run(&options, job, &signals),
+        // TODO: pod mode ships once it fits the 450 KiB budget: its manifest
+        // parser alone is larger than the room left (see the README).
+        #[cfg(not(feature = "pod"))]
+        Job::Pod(_) => Err(Error::Usage(UsageError(
+            "--pod: this podinit was built without pod mode (cargo feature \"pod\")".into(),
+        ))),
+    };
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => fail(&error),
     }
+}
+
+/// Makes podinit the reaper of orphans below it when it is not PID 1, and
+/// sets its parent-death signal.
+fn reap_and_watch_parent(options: &Options) -> Result<(), Error> {
+    if getpid() != Pid::INIT {
+        match set_child_subreaper(Some(getpid())) {
+            Ok(()) => {}
+            Err(errno) if options.subreaper => {
+                return Err(Error::system(
+                    "cannot become a child subreaper",
+                    errno.into(),
+                ));
+            }
+            Err(errno) => log::warn!(
+                "not PID 1 and cannot become a child subreaper ({errno}): orphans are not reaped"
+            ),
+        }
+    }
+    if let Some(signal) = options.pdeathsig {
+        signals::set_parent_death_signal(signal).map_err(|error| {
+            Error::system(format!("cannot set parent-death signal {signal}"), error)
+        })?;
+    }
+    Ok(())
 }
 
 fn print(text: &str) -> ExitCode {
@@ -70,6 +127,10 @@ fn fail(error: &Error) -> ExitCode {
 #[derive(Debug)]
 pub enum Error {
     Usage(UsageError),
+    #[cfg(feature = "pod")]
+    Manifest(ManifestError),
+    #[cfg(feature = "pod")]
+    Pod(PodError),
     /// A system call podinit needs failed: what it tried, and why.
     System {
         what: String,
@@ -88,6 +149,10 @@ impl Error {
     fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => exit::USAGE,
+            #[cfg(feature = "pod")]
+            Error::Manifest(_) => exit::MANIFEST,
+            #[cfg(feature = "pod")]
+            Error::Pod(_) => exit::POD,
             Error::System { .. } => exit::SYSTEM,
         }
     }
@@ -97,6 +162,10 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Usage(error) => write!(f, "{error}"),
+            #[cfg(feature = "pod")]
+            Error::Manifest(error) => write!(f, "{error}"),
+            #[cfg(feature = "pod")]
+            Error::Pod(error) => write!(f, "{error}"),
             Error::System { what, source } => write!(f, "{what}: {source}"),
         }
     }
@@ -105,8 +174,8 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Usage(_) => None,
             Error::System { source, .. } => Some(source),
+            _ => None,
         }
     }
 }

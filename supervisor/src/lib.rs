@@ -6,17 +6,24 @@
 //! - [`reap`]: collecting exited children, orphans included;
 //! - [`status`]: how a process ended, and the exit-code rule;
 //! - [`leftovers`]: stopping what is left, gracefully, and waiting for it;
-//! - [`manifest`]: the appc pod manifest.
+//! - [`manifest`]: the appc pod manifest;
+//! - [`pod`]: running a pod's apps, with [`credentials`], [`privileges`],
+//!   [`tree`] (each app's processes) and [`records`] (exit statuses).
 //!
 //! `unsafe` lives in one private module, `sys`.
 #![deny(unsafe_code)]
 
+pub mod credentials;
 pub mod leftovers;
 pub mod manifest;
+pub mod pod;
+pub mod privileges;
 pub mod reap;
+pub mod records;
 pub mod signals;
 pub mod spawn;
 pub mod status;
 mod sys;
+pub mod tree;
 
 pub use rustix::process::Pid;

@@ -8,9 +8,11 @@
 
 use std::ffi::{CStr, CString, NulError, OsString};
 use std::io;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStringExt;
 
 use nix::sys::signal::SigSet;
+use rustix::pipe::{PipeFlags, pipe_with};
 use rustix::process::{Pid, getpid, setpgid};
 use rustix::stdio::stdin;
 use rustix::termios::tcsetpgrp;
@@ -32,11 +34,38 @@ pub enum SignalState {
     Inherited(Inherited),
 }
 
+/// A step run in the child before exec (joining a cgroup, changing
+/// credentials...). Its error says what failed, for the message.
+pub type Step = Box<dyn Fn() -> Result<(), StepError>>;
+
+/// A failed step in the child: "cannot <what>: <error>".
+#[derive(Debug)]
+pub struct StepError {
+    pub what: String,
+    pub error: io::Error,
+}
+
+/// Exit code of a child whose set-up before exec failed (podinit's own
+/// "could not set up" code; 126 and 127 stay with exec failures).
+pub const CANNOT_SET_UP: u8 = 125;
+
 /// A program to start.
 pub struct Program {
     argv: Vec<CString>,
+    /// The environment to exec with; `None` keeps podinit's own.
+    env: Option<Vec<CString>>,
     signal_state: SignalState,
     listen_pid: bool,
+    foreground: bool,
+    steps: Vec<Step>,
+}
+
+/// A started program.
+pub struct Started {
+    pub pid: Pid,
+    /// Read end of a pipe on which the child writes why it could not start;
+    /// end of file without a word means exec succeeded.
+    pub report: OwnedFd,
 }
 
 impl Program {
@@ -53,8 +82,11 @@ impl Program {
             .collect::<Result<_, _>>()?;
         Ok(Program {
             argv,
+            env: None,
             signal_state,
             listen_pid: false,
+            foreground: true,
+            steps: Vec::new(),
         })
     }
 
@@ -62,6 +94,28 @@ impl Program {
     /// the launcher named podinit's pid).
     pub fn rewrite_listen_pid(&mut self, yes: bool) {
         self.listen_pid = yes;
+    }
+
+    /// Whether the program becomes the terminal's foreground process group
+    /// when stdin is a terminal (the default).
+    pub fn take_terminal(&mut self, yes: bool) {
+        self.foreground = yes;
+    }
+
+    /// Execs with exactly `env` (`NAME=value` strings) instead of podinit's
+    /// environment; a file without `/` is then searched in `env`'s `PATH`.
+    pub fn set_env(&mut self, env: &[(String, String)]) -> Result<(), NulError> {
+        let env = env
+            .iter()
+            .map(|(name, value)| CString::new(format!("{name}={value}")));
+        self.env = Some(env.collect::<Result<_, _>>()?);
+        Ok(())
+    }
+
+    /// Adds a step the child runs before exec, after its process group and
+    /// before its signal state is reset.
+    pub fn before_exec(&mut self, step: Step) {
+        self.steps.push(step);
     }
 
     /// The program's name as given, for messages.
@@ -72,12 +126,25 @@ impl Program {
     /// Forks and execs the program in its own process group; returns its
     /// pid. Must be called while podinit is single-threaded.
     ///
-    /// An exec failure is reported by the child itself, which then exits
-    /// with [`NOT_FOUND`] or [`CANNOT_EXECUTE`]: the parent sees it as the
-    /// program's exit status, as after a shell's failed exec.
+    /// A failure in the child is reported by the child itself, which then
+    /// exits with [`NOT_FOUND`], [`CANNOT_EXECUTE`] or [`CANNOT_SET_UP`]:
+    /// the parent sees it as the program's exit status, as after a shell's
+    /// failed exec.
     pub fn spawn(&self) -> io::Result<Pid> {
+        self.fork(None)
+    }
+
+    /// As [`Program::spawn`], and the child also writes why it could not
+    /// start on a pipe whose read end is returned.
+    pub fn spawn_reporting(&self) -> io::Result<Started> {
+        let (report, write_end) = pipe_with(PipeFlags::CLOEXEC)?;
+        let pid = self.fork(Some(&write_end))?;
+        Ok(Started { pid, report })
+    }
+
+    fn fork(&self, report: Option<&OwnedFd>) -> io::Result<Pid> {
         match sys::fork()? {
-            Forked::Child => self.exec_in_child(),
+            Forked::Child => self.exec_in_child(report),
             Forked::Parent(child) => {
                 // Also set the group from this side, so that it exists before
                 // the first signal is forwarded to it, whichever process runs
@@ -88,13 +155,43 @@ impl Program {
         }
     }
 
-    fn exec_in_child(&self) -> ! {
+    fn exec_in_child(&self, report: Option<&OwnedFd>) -> ! {
+        let fail = |what: String, error: io::Error, code: u8| -> ! {
+            let message = format!("cannot {what}: {error}");
+            if let Some(report) = report {
+                let _ = rustix::io::write(report, message.as_bytes());
+            }
+            log::error!("{message}");
+            sys::exit_child(code)
+        };
         let _ = setpgid(None, None);
-        // Fails harmlessly (ENOTTY) when stdin is not podinit's terminal.
-        let _ = tcsetpgrp(stdin(), getpid());
+        if self.foreground {
+            // Fails harmlessly (ENOTTY) when stdin is not podinit's terminal.
+            let _ = tcsetpgrp(stdin(), getpid());
+        }
         if self.listen_pid {
             sys::set_env_in_child("LISTEN_PID", &getpid().as_raw_nonzero().to_string());
         }
+        for step in &self.steps {
+            if let Err(StepError { what, error }) = step() {
+                fail(what, error, CANNOT_SET_UP);
+            }
+        }
+        if let Err(error) = self.reset_signals() {
+            fail(
+                format!("restore the signal mask for {}", self.name()),
+                error,
+                CANNOT_SET_UP,
+            );
+        }
+        let error = self.exec();
+        let code = exec_failure_code(&error);
+        fail(format!("exec {}", self.name()), error, code);
+    }
+
+    /// Gives the child the signal state it should start with; the mask is
+    /// set last, so nothing can interrupt the steps before.
+    fn reset_signals(&self) -> io::Result<()> {
         let mask = match &self.signal_state {
             SignalState::Clean => {
                 reset_dispositions();
@@ -111,21 +208,66 @@ impl Program {
                 inherited.mask
             }
         };
-        if let Err(error) = signals::set_mask(&mask) {
-            log::error!(
-                "cannot restore the signal mask for {}: {error}",
-                self.name()
-            );
-            sys::exit_child(CANNOT_EXECUTE);
-        }
+        signals::set_mask(&mask)
+    }
+
+    /// Execs the program; returns only the error of a failed exec.
+    fn exec(&self) -> io::Error {
         let argv: Vec<&CStr> = self.argv.iter().map(CString::as_c_str).collect();
-        let error = match nix::unistd::execvp(argv[0], &argv) {
-            Err(errno) => io::Error::from(errno),
+        match &self.env {
+            None => match nix::unistd::execvp(argv[0], &argv) {
+                Err(errno) => io::Error::from(errno),
+                Ok(never) => match never {},
+            },
+            Some(env) => exec_in_path(&argv, env),
+        }
+    }
+}
+
+/// execve with an explicit environment, searching `argv[0]` in that
+/// environment's `PATH` as execvp(3) would search podinit's own: the first
+/// directory where it exists wins; "not found" only if it exists nowhere.
+fn exec_in_path(argv: &[&CStr], env: &[CString]) -> io::Error {
+    let file = argv[0].to_bytes();
+    let candidates: Vec<Vec<u8>> = if file.contains(&b'/') {
+        vec![file.to_vec()]
+    } else {
+        search_path(env)
+            .split(|&b| b == b':')
+            .map(|dir| join(dir, file))
+            .collect()
+    };
+    let mut error = io::Error::from_raw_os_error(libc::ENOENT);
+    for candidate in candidates {
+        let Ok(path) = CString::new(candidate) else {
+            continue;
+        };
+        let errno = match nix::unistd::execve(&path, argv, env) {
+            Err(errno) => errno,
             Ok(never) => match never {},
         };
-        log::error!("cannot exec {}: {error}", self.name());
-        sys::exit_child(exec_failure_code(&error));
+        // Keep the most telling error: a file that exists but cannot run
+        // says more than the directories where it is missing.
+        if !matches!(
+            errno,
+            nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR
+        ) {
+            error = io::Error::from(errno);
+        }
     }
+    error
+}
+
+/// The value of `PATH` in `env`, or the appc default.
+fn search_path(env: &[CString]) -> &[u8] {
+    env.iter()
+        .find_map(|entry| entry.to_bytes().strip_prefix(b"PATH="))
+        .unwrap_or(b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+}
+
+fn join(dir: &[u8], file: &[u8]) -> Vec<u8> {
+    let dir = if dir.is_empty() { b"." as &[u8] } else { dir };
+    [dir, b"/", file].concat()
 }
 
 /// Closes every descriptor above 2 except podinit's own ones in `keep`:

@@ -1,0 +1,41 @@
+//! Pod mode: the apps of an appc pod manifest, run in podinit's own root.
+
+use std::fs;
+
+use podinit_supervisor::manifest::PodManifest;
+use podinit_supervisor::pod::{Pod, PodOptions};
+use podinit_supervisor::signals::Signals;
+use podinit_supervisor::spawn;
+
+use crate::Error;
+use crate::cli::{Options, PodJob};
+use crate::entrypoint::stop_leftovers;
+
+/// Runs the pod of `job`; returns the pod's exit code.
+pub fn run(options: &Options, job: &PodJob, signals: &Signals) -> Result<u8, Error> {
+    // Everything is checked before the first app starts: the manifest,
+    // the status directory, every app's user and group.
+    let manifest = PodManifest::from_file(&job.manifest).map_err(Error::Manifest)?;
+    fs::create_dir_all(&job.status_dir).map_err(|error| {
+        Error::system(format!("cannot create {}", job.status_dir.display()), error)
+    })?;
+
+    // No descriptor podinit inherited reaches an app.
+    if let Err(error) = spawn::close_inherited_fds(&[signals.raw_fd()]) {
+        log::warn!("cannot close inherited descriptors: {error}");
+    }
+
+    let pod_options = PodOptions {
+        root: "/".into(),
+        status_dir: job.status_dir.clone(),
+        grace: options.grace,
+        policy: job.policy.clone(),
+    };
+    let pod = Pod::prepare(&manifest, &pod_options, signals).map_err(Error::Pod)?;
+
+    // From here on podinit must not die before the apps do: the loop
+    // records and carries on.
+    let code = pod.run().map_err(Error::Pod)?;
+    stop_leftovers(options, signals)?;
+    Ok(code)
+}

@@ -1,0 +1,545 @@
+//! Pod mode: the apps of a pod manifest, started in parallel, supervised in
+//! one loop, every exit recorded.
+//!
+//! Each app moves through these phases, driven only by the signals the
+//! loop reads and by its deadlines:
+//!
+//! ```text
+//! pre-start handler ─ok─> running ─exit─> draining its tree ─empty─> post-stop handler ─> done
+//!        └─failed───────────────────────────────────────────────────────────────────────> done
+//! ```
+//!
+//! An app's record is written the moment its main process is reaped, before
+//! anything else happens because of that exit. The pod's own exit code
+//! follows the exit policy.
+
+use std::fmt;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use rustix::process::Pid;
+
+use crate::credentials::{self, Credentials};
+use crate::manifest::{App, DEFAULT_PATH, EventKind, PodManifest, RuntimeApp};
+use crate::privileges::Privileges;
+use crate::reap::reap_exited;
+use crate::records::{Outcome, Record, StatusDir};
+use crate::signals::{Received, Signal, Signals};
+use crate::spawn::{CANNOT_SET_UP, Program, SignalState, StepError};
+use crate::status::ExitStatus;
+use crate::tree::{CgroupRoot, Plan, Tree};
+
+/// When the pod ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExitPolicy {
+    /// rkt's default: when every app has exited; the first app that fails
+    /// (exits non-zero) stops the others.
+    AllExit,
+    /// When any app exits.
+    Any,
+    /// When the named app exits; its status is the pod's.
+    Main(String),
+}
+
+impl ExitPolicy {
+    /// `all`, `any` or `main=<app>`.
+    pub fn parse(text: &str) -> Option<ExitPolicy> {
+        match text {
+            "all" => Some(ExitPolicy::AllExit),
+            "any" => Some(ExitPolicy::Any),
+            _ => text
+                .strip_prefix("main=")
+                .filter(|app| !app.is_empty())
+                .map(|app| ExitPolicy::Main(app.to_owned())),
+        }
+    }
+}
+
+/// How a pod is run.
+#[derive(Clone, Debug)]
+pub struct PodOptions {
+    /// The root the apps' users, groups and paths are resolved in.
+    pub root: PathBuf,
+    pub status_dir: PathBuf,
+    pub grace: Duration,
+    pub policy: ExitPolicy,
+}
+
+/// Why a pod could not be run at all.
+#[derive(Debug)]
+pub enum PodError {
+    /// `main=<app>` names no app of the manifest.
+    NoSuchMainApp(String),
+    Records(crate::records::RecordError),
+    Signals(io::Error),
+}
+
+impl fmt::Display for PodError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PodError::NoSuchMainApp(app) => {
+                write!(f, "--exit-policy main={app}: no such app in the pod")
+            }
+            PodError::Records(error) => write!(f, "{error}"),
+            PodError::Signals(error) => write!(f, "cannot read signals: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for PodError {}
+
+/// Where an app is in its life.
+enum Phase {
+    /// Not started yet.
+    Waiting,
+    /// Its pre-start handler runs.
+    PreStart(Pid),
+    /// Its main process runs; `report` says why, if it could not start.
+    Running {
+        pid: Pid,
+        report: OwnedFd,
+    },
+    /// Its main process has exited; what it left behind is being stopped.
+    Draining,
+    /// Its post-stop handler runs.
+    PostStop(Pid),
+    Done,
+}
+
+struct AppRun {
+    name: String,
+    app: App,
+    /// What the app runs as, or why that could not be resolved.
+    credentials: Result<Credentials, String>,
+    privileges: Privileges,
+    tree: Option<Tree>,
+    phase: Phase,
+    started_at: SystemTime,
+    /// When to SIGKILL what is left of the app's tree.
+    kill_at: Option<Instant>,
+}
+
+/// A pod being run.
+pub struct Pod<'a> {
+    options: &'a PodOptions,
+    signals: &'a Signals,
+    records: StatusDir,
+    cgroups: Option<CgroupRoot>,
+    apps: Vec<AppRun>,
+    /// Set once the pod is stopping: no app starts any more.
+    stopping: bool,
+    /// The pod's exit code once decided.
+    code: Option<u8>,
+}
+
+impl<'a> Pod<'a> {
+    /// Checks everything that can be checked before an app starts: the
+    /// status directory, the exit policy, every app's user and group.
+    pub fn prepare(
+        manifest: &PodManifest,
+        options: &'a PodOptions,
+        signals: &'a Signals,
+    ) -> Result<Pod<'a>, PodError> {
+        if let ExitPolicy::Main(main) = &options.policy {
+            if manifest.app(main).is_none() {
+                return Err(PodError::NoSuchMainApp(main.clone()));
+            }
+        }
+        let records = StatusDir::open(&options.status_dir).map_err(PodError::Records)?;
+        let apps = manifest
+            .apps()
+            .iter()
+            .filter_map(|app| AppRun::new(app, &options.root))
+            .collect();
+        Ok(Pod {
+            options,
+            signals,
+            records,
+            cgroups: CgroupRoot::create(),
+            apps,
+            stopping: false,
+            code: None,
+        })
+    }
+
+    /// Starts every app and supervises them until the pod has ended;
+    /// returns the pod's exit code.
+    pub fn run(mut self) -> Result<u8, PodError> {
+        for index in 0..self.apps.len() {
+            self.start(index);
+        }
+        while !self.apps.iter().all(|app| matches!(app.phase, Phase::Done)) {
+            let received = self
+                .signals
+                .next(self.next_deadline())
+                .map_err(PodError::Signals)?;
+            match received {
+                None => self.on_deadline(),
+                Some(Received {
+                    signal: Signal::CHLD,
+                    ..
+                }) => self.reap(),
+                Some(Received {
+                    signal: Signal::TERM | Signal::INT,
+                    ..
+                }) => {
+                    log::info!("stopping the pod");
+                    self.stop_pod();
+                }
+                Some(received) => self.forward(received.signal),
+            }
+        }
+        if let Some(cgroups) = &self.cgroups {
+            cgroups.remove();
+        }
+        Ok(self.code.unwrap_or(0))
+    }
+
+    /// Starts app `index`: its pre-start handler if it has one, else the
+    /// app itself.
+    fn start(&mut self, index: usize) {
+        if let Err(reason) = &self.apps[index].credentials {
+            return self.failed_to_start(index, None, reason.clone(), CANNOT_SET_UP);
+        }
+        match self.apps[index]
+            .app
+            .event_handler(EventKind::PreStart)
+            .map(<[String]>::to_vec)
+        {
+            Some(exec) => self.start_handler(index, &exec, EventKind::PreStart),
+            None => self.start_main(index),
+        }
+    }
+
+    fn start_main(&mut self, index: usize) {
+        let plan = Plan::new(self.cgroups.as_ref(), &self.apps[index].name);
+        let app = &mut self.apps[index];
+        app.started_at = SystemTime::now();
+        let mut program = match app.program(app.app.exec()) {
+            Ok(program) => program,
+            Err(reason) => return self.failed_to_start(index, None, reason, CANNOT_SET_UP),
+        };
+        if let Some(step) = plan.join_step() {
+            program.before_exec(step);
+        }
+        match program.spawn_reporting() {
+            Ok(started) => {
+                log::debug!(
+                    "app {} started as pid {}",
+                    app.name,
+                    started.pid.as_raw_nonzero()
+                );
+                app.tree = Some(plan.started(started.pid));
+                app.phase = Phase::Running {
+                    pid: started.pid,
+                    report: started.report,
+                };
+            }
+            Err(error) => {
+                let reason = format!("cannot fork: {error}");
+                self.failed_to_start(index, None, reason, CANNOT_SET_UP);
+            }
+        }
+    }
+
+    fn start_handler(&mut self, index: usize, exec: &[String], kind: EventKind) {
+        let app = &mut self.apps[index];
+        let spawned = app.program(exec).and_then(|program| {
+            program
+                .spawn()
+                .map_err(|error| format!("cannot fork: {error}"))
+        });
+        match (spawned, kind) {
+            (Ok(pid), EventKind::PreStart) => app.phase = Phase::PreStart(pid),
+            (Ok(pid), EventKind::PostStop) => app.phase = Phase::PostStop(pid),
+            (Err(reason), EventKind::PreStart) => {
+                self.failed_to_start(index, None, format!("pre-start: {reason}"), CANNOT_SET_UP)
+            }
+            (Err(reason), EventKind::PostStop) => {
+                log::warn!("app {}: post-stop: {reason}", app.name);
+                app.phase = Phase::Done;
+            }
+        }
+    }
+
+    /// Reaps every exited child and moves the apps they belonged to on.
+    fn reap(&mut self) {
+        let mut exited = Vec::new();
+        if let Err(error) = reap_exited(|pid, status| exited.push((pid, status))) {
+            log::error!("cannot reap children: {error}");
+        }
+        for (pid, status) in exited {
+            self.on_exit(pid, status);
+        }
+        for index in 0..self.apps.len() {
+            self.finish_drain(index);
+        }
+    }
+
+    fn on_exit(&mut self, pid: Pid, status: ExitStatus) {
+        let Some(index) = self.apps.iter().position(|app| app.pid() == Some(pid)) else {
+            log::trace!("reaped orphan {}: {status}", pid.as_raw_nonzero());
+            return;
+        };
+        match std::mem::replace(&mut self.apps[index].phase, Phase::Draining) {
+            Phase::PreStart(_) if self.stopping => self.apps[index].phase = Phase::Done,
+            Phase::PreStart(_) if status == ExitStatus::Code(0) => self.start_main(index),
+            Phase::PreStart(_) => {
+                let reason = format!("pre-start handler failed: {status}");
+                self.failed_to_start(index, None, reason, status.code());
+            }
+            Phase::Running { report, .. } => self.main_exited(index, pid, status, &report),
+            Phase::PostStop(_) => self.apps[index].phase = Phase::Done,
+            phase => self.apps[index].phase = phase,
+        }
+    }
+
+    /// The main process of app `index` has exited: record it, apply the
+    /// exit policy, stop what it left behind.
+    fn main_exited(&mut self, index: usize, pid: Pid, status: ExitStatus, report: &OwnedFd) {
+        let app = &mut self.apps[index];
+        let started_at = app.started_at;
+        let outcome = match read_report(report) {
+            Some(reason) => Outcome::FailedToStart {
+                reason,
+                status: status.code(),
+            },
+            None => Outcome::Exited {
+                status,
+                started_at,
+                exited_at: SystemTime::now(),
+            },
+        };
+        log::info!("app {} exited: {status}", app.name);
+        self.write_record(index, Some(pid), outcome);
+        self.apply_policy(index, status.code());
+        let app = &mut self.apps[index];
+        if let Some(tree) = &app.tree {
+            tree.signal(Signal::TERM);
+            tree.signal(Signal::CONT);
+        }
+        app.kill_at = Some(Instant::now() + self.options.grace);
+    }
+
+    /// Records that app `index` could not start; it counts as failed.
+    fn failed_to_start(&mut self, index: usize, pid: Option<Pid>, reason: String, status: u8) {
+        log::error!("app {}: {reason}", self.apps[index].name);
+        self.write_record(index, pid, Outcome::FailedToStart { reason, status });
+        self.apps[index].phase = Phase::Done;
+        self.apply_policy(index, status);
+    }
+
+    fn write_record(&mut self, index: usize, pid: Option<Pid>, outcome: Outcome) {
+        let record = Record {
+            app: self.apps[index].name.clone(),
+            pid: pid.map(|pid| pid.as_raw_nonzero().get() as u32),
+            outcome,
+        };
+        if let Err(error) = self.records.record(&record) {
+            // The pod goes on: losing a record must not lose the apps.
+            log::error!("{error}");
+        }
+    }
+
+    /// Decides, after app `index` ended with `code`, whether the pod stops.
+    fn apply_policy(&mut self, index: usize, code: u8) {
+        let name = &self.apps[index].name;
+        if self.stopping {
+            // Stopped by the pod: not a failure of its own, but the main
+            // app's status is the pod's however it ended.
+            if matches!(&self.options.policy, ExitPolicy::Main(main) if main == name) {
+                self.code.get_or_insert(code);
+            }
+            return;
+        }
+        let decides = match &self.options.policy {
+            ExitPolicy::AllExit => code != 0,
+            ExitPolicy::Any => true,
+            ExitPolicy::Main(main) => *main == self.apps[index].name,
+        };
+        if decides {
+            self.code = Some(code);
+            log::info!("app {} ended the pod", self.apps[index].name);
+            self.stop_pod();
+        }
+    }
+
+    /// Stops every app: SIGTERM to each tree, SIGKILL after the grace.
+    fn stop_pod(&mut self) {
+        self.stopping = true;
+        let kill_at = Instant::now() + self.options.grace;
+        for app in &mut self.apps {
+            match &app.phase {
+                Phase::Waiting => {
+                    app.phase = Phase::Done;
+                    continue;
+                }
+                Phase::PreStart(pid) | Phase::PostStop(pid) => {
+                    let _ = crate::signals::send(crate::signals::Target::Group(*pid), Signal::TERM);
+                }
+                Phase::Running { .. } | Phase::Draining => {
+                    if let Some(tree) = &app.tree {
+                        tree.signal(Signal::TERM);
+                        tree.signal(Signal::CONT);
+                    }
+                }
+                Phase::Done => continue,
+            }
+            app.kill_at.get_or_insert(kill_at);
+        }
+    }
+
+    /// An app whose main process has exited and whose tree is empty runs
+    /// its post-stop handler, then is done.
+    fn finish_drain(&mut self, index: usize) {
+        let app = &mut self.apps[index];
+        if !matches!(app.phase, Phase::Draining)
+            || app.tree.as_ref().is_some_and(|tree| !tree.is_empty())
+        {
+            return;
+        }
+        if let Some(tree) = app.tree.take() {
+            tree.remove();
+        }
+        app.kill_at = None;
+        match app
+            .app
+            .event_handler(EventKind::PostStop)
+            .map(<[String]>::to_vec)
+        {
+            Some(exec) => self.start_handler(index, &exec, EventKind::PostStop),
+            None => app.phase = Phase::Done,
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.apps.iter().filter_map(|app| app.kill_at).min()
+    }
+
+    /// SIGKILLs every tree whose grace period is over.
+    fn on_deadline(&mut self) {
+        let now = Instant::now();
+        for app in &mut self.apps {
+            if app.kill_at.is_some_and(|at| at <= now) {
+                log::warn!(
+                    "app {} outlived the grace period: sending SIGKILL",
+                    app.name
+                );
+                match (&app.phase, &app.tree) {
+                    (Phase::PreStart(pid) | Phase::PostStop(pid), _) => {
+                        let _ =
+                            crate::signals::send(crate::signals::Target::Group(*pid), Signal::KILL);
+                    }
+                    (_, Some(tree)) => tree.signal(Signal::KILL),
+                    _ => {}
+                }
+                app.kill_at = None;
+            }
+        }
+    }
+
+    /// Forwards `signal` to every running app's tree.
+    fn forward(&self, signal: Signal) {
+        for app in &self.apps {
+            if let (Phase::Running { .. }, Some(tree)) = (&app.phase, &app.tree) {
+                tree.signal(signal);
+            }
+        }
+    }
+}
+
+impl AppRun {
+    /// The run of `runtime_app`; `None` for an app without an `app`
+    /// object, which the manifest module already refuses to run.
+    fn new(runtime_app: &RuntimeApp, root: &Path) -> Option<AppRun> {
+        let app = runtime_app.app()?.clone();
+        let name = runtime_app.name().to_owned();
+        let credentials =
+            credentials::resolve(root, app.user(), app.group(), app.supplementary_gids());
+        let privileges = Privileges::from_isolators(app.isolators());
+        if let Some(warning) = privileges.warning(&name) {
+            log::warn!("{warning}");
+        }
+        Some(AppRun {
+            name,
+            app,
+            credentials: credentials.map_err(|error| error.to_string()),
+            privileges,
+            tree: None,
+            phase: Phase::Waiting,
+            started_at: SystemTime::now(),
+            kill_at: None,
+        })
+    }
+
+    /// The pid the loop waits for in the current phase.
+    fn pid(&self) -> Option<Pid> {
+        match &self.phase {
+            Phase::PreStart(pid) | Phase::PostStop(pid) | Phase::Running { pid, .. } => Some(*pid),
+            Phase::Waiting | Phase::Draining | Phase::Done => None,
+        }
+    }
+
+    /// A program for `exec` with everything the app runs as: environment,
+    /// working directory, credentials, privileges.
+    fn program(&self, exec: &[String]) -> Result<Program, String> {
+        let (file, args) = exec.split_first().ok_or("empty exec")?;
+        let args = args.iter().map(Into::into).collect();
+        let mut program = Program::new(file.into(), args, SignalState::Clean)
+            .map_err(|_| "an argument holds a NUL byte".to_owned())?;
+        program.take_terminal(false);
+        program
+            .set_env(&self.environment())
+            .map_err(|_| "the environment holds a NUL byte".to_owned())?;
+        let dir = self.app.working_directory().to_owned();
+        program.before_exec(Box::new(move || {
+            std::env::set_current_dir(&dir).map_err(|error| StepError {
+                what: format!("change directory to {dir}"),
+                error,
+            })
+        }));
+        let credentials = self.credentials.clone()?;
+        let privileges = self.privileges.clone();
+        program.before_exec(Box::new(move || {
+            let step = |what: &'static str| {
+                move |error| StepError {
+                    what: what.into(),
+                    error,
+                }
+            };
+            privileges
+                .before_credentials()
+                .map_err(io::Error::from)
+                .map_err(step("apply isolators"))?;
+            credentials::apply(&credentials).map_err(step("change user and group"))?;
+            privileges
+                .after_credentials()
+                .map_err(io::Error::from)
+                .map_err(step("apply capabilities"))
+        }));
+        Ok(program)
+    }
+
+    /// The app's environment: its own list, `AC_APP_NAME`, and `PATH` when
+    /// it sets none (contract section 6). Nothing of podinit's own.
+    fn environment(&self) -> Vec<(String, String)> {
+        let mut env = self.app.environment().to_vec();
+        env.retain(|(name, _)| name != "AC_APP_NAME");
+        env.push(("AC_APP_NAME".into(), self.name.clone()));
+        if self.app.env_var("PATH").is_none() {
+            env.push(("PATH".into(), DEFAULT_PATH.into()));
+        }
+        env
+    }
+}
+
+/// What the child wrote on its report pipe: why it could not start.
+fn read_report(report: &OwnedFd) -> Option<String> {
+    let mut buffer = [0u8; 1024];
+    match rustix::io::read(report, &mut buffer) {
+        Ok(0) | Err(_) => None,
+        Ok(length) => Some(String::from_utf8_lossy(&buffer[..length]).into_owned()),
+    }
+}

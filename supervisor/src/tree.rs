@@ -1,0 +1,187 @@
+//! An app's process tree: every process the app started, wherever it moved.
+//!
+//! Where a cgroup v2 hierarchy is mounted and writable, each app gets its
+//! own cgroup below podinit's, joined by the app's first process before
+//! exec: everything it forks stays inside, whatever process group or
+//! session it moves to, and `cgroup.kill` ends them all at once. Without
+//! one, the app's process group stands in for the tree, and processes that
+//! leave it escape (the README says so).
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use rustix::process::Pid;
+
+use crate::signals::{self, Signal, Target};
+use crate::spawn::{Step, StepError};
+
+/// Where podinit's app cgroups live: a directory of its own below the
+/// cgroup podinit runs in.
+#[derive(Clone, Debug)]
+pub struct CgroupRoot {
+    dir: PathBuf,
+}
+
+impl CgroupRoot {
+    /// Creates `podinit-<pid>` below podinit's own cgroup v2 directory;
+    /// `None` (with the reason logged at debug) where that is impossible.
+    pub fn create() -> Option<CgroupRoot> {
+        match Self::try_create() {
+            Ok(root) => Some(root),
+            Err(error) => {
+                log::debug!("no cgroup v2 for app trees, using process groups: {error}");
+                None
+            }
+        }
+    }
+
+    fn try_create() -> io::Result<CgroupRoot> {
+        let mount = cgroup2_mount()?;
+        let own = own_cgroup()?;
+        let dir = mount
+            .join(own.trim_start_matches('/'))
+            .join(format!("podinit-{}", std::process::id()));
+        match fs::create_dir(&dir) {
+            Err(error) if error.kind() != io::ErrorKind::AlreadyExists => return Err(error),
+            _ => {}
+        }
+        if !dir.join("cgroup.kill").exists() {
+            let _ = fs::remove_dir(&dir);
+            return Err(io::Error::other(
+                "cgroup.kill is missing (Linux before 5.14)",
+            ));
+        }
+        Ok(CgroupRoot { dir })
+    }
+
+    /// Removes the directory once every app cgroup in it is gone.
+    pub fn remove(&self) {
+        let _ = fs::remove_dir(&self.dir);
+    }
+}
+
+/// The mount point of the cgroup v2 hierarchy, from /proc/self/mountinfo.
+fn cgroup2_mount() -> io::Result<PathBuf> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo")?;
+    mountinfo
+        .lines()
+        .find_map(|line| {
+            let (before, after) = line.split_once(" - ")?;
+            after
+                .starts_with("cgroup2 ")
+                .then(|| before.split(' ').nth(4).map(PathBuf::from))?
+        })
+        .ok_or_else(|| io::Error::other("no cgroup2 file system is mounted"))
+}
+
+/// podinit's own cgroup v2 path, the `0::` line of /proc/self/cgroup.
+fn own_cgroup() -> io::Result<String> {
+    let cgroups = fs::read_to_string("/proc/self/cgroup")?;
+    cgroups
+        .lines()
+        .find_map(|line| line.strip_prefix("0::").map(str::to_owned))
+        .ok_or_else(|| io::Error::other("podinit is in no cgroup v2"))
+}
+
+/// The processes of one app.
+#[derive(Debug)]
+pub enum Tree {
+    /// The app's own cgroup directory.
+    Cgroup(PathBuf),
+    /// The app's process group, led by its first process.
+    Group(Pid),
+}
+
+/// A tree about to be started: its cgroup is made before the fork, so the
+/// child can join it.
+pub enum Plan {
+    Cgroup(PathBuf),
+    Group,
+}
+
+impl Plan {
+    /// Plans the tree of app `name`: a new cgroup under `root` if there is
+    /// one and it can be made.
+    pub fn new(root: Option<&CgroupRoot>, name: &str) -> Plan {
+        let Some(root) = root else { return Plan::Group };
+        let dir = root.dir.join(name);
+        match fs::create_dir(&dir) {
+            Ok(()) => Plan::Cgroup(dir),
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Plan::Cgroup(dir),
+            Err(error) => {
+                log::warn!(
+                    "cannot create cgroup {}: {error}: using its process group",
+                    dir.display()
+                );
+                Plan::Group
+            }
+        }
+    }
+
+    /// The step that puts the app's first process into the cgroup.
+    pub fn join_step(&self) -> Option<Step> {
+        let Plan::Cgroup(dir) = self else { return None };
+        let procs = dir.join("cgroup.procs");
+        Some(Box::new(move || {
+            fs::write(&procs, "0").map_err(|error| StepError {
+                what: format!("join cgroup {}", procs.display()),
+                error,
+            })
+        }))
+    }
+
+    /// The tree once its first process `pid` exists.
+    pub fn started(self, pid: Pid) -> Tree {
+        match self {
+            Plan::Cgroup(dir) => Tree::Cgroup(dir),
+            Plan::Group => Tree::Group(pid),
+        }
+    }
+}
+
+impl Tree {
+    /// Sends `signal` to every process of the tree.
+    pub fn signal(&self, signal: Signal) {
+        match self {
+            Tree::Cgroup(dir) if signal == Signal::KILL => {
+                if let Err(error) = fs::write(dir.join("cgroup.kill"), "1") {
+                    log::debug!("cannot write {}/cgroup.kill: {error}", dir.display());
+                }
+            }
+            Tree::Cgroup(dir) => {
+                for pid in members(dir) {
+                    let _ = signals::send(Target::Process(pid), signal);
+                }
+            }
+            Tree::Group(pgid) => {
+                let _ = signals::send(Target::Group(*pgid), signal);
+            }
+        }
+    }
+
+    /// Whether no process of the tree is left (zombies excepted: they are
+    /// reaped by the loop).
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Tree::Cgroup(dir) => members(dir).is_empty(),
+            Tree::Group(pgid) => rustix::process::test_kill_process_group(*pgid).is_err(),
+        }
+    }
+
+    /// Removes the app's cgroup, once empty.
+    pub fn remove(&self) {
+        if let Tree::Cgroup(dir) = self {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
+/// The pids in a cgroup's `cgroup.procs`.
+fn members(dir: &Path) -> Vec<Pid> {
+    let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    procs
+        .lines()
+        .filter_map(|line| Pid::from_raw(line.trim().parse().ok()?))
+        .collect()
+}
