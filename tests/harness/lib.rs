@@ -35,6 +35,18 @@ pub fn podinit() -> PathBuf {
     release_binary("podinit")
 }
 
+/// podinit built with pod mode (`--features pod`, into `target/pod`).
+pub fn podinit_with_pod() -> PathBuf {
+    let path = root().join("target/pod/x86_64-unknown-linux-musl/release/podinit");
+    assert!(
+        path.is_file(),
+        "{} is missing: build it with `cargo build --release -p podinit --features pod \
+         --target-dir target/pod` (musl-target/test does)",
+        path.display()
+    );
+    path
+}
+
 /// The static workload program (tests/workload).
 pub fn workload() -> PathBuf {
     release_binary("podinit-workload")
@@ -76,19 +88,25 @@ pub fn have_root() -> bool {
 /// mount namespace, with its own /proc, through util-linux `unshare`.
 /// `--kill-child` makes sure nothing outlives a failed test.
 pub fn as_pid1(args: &[&str]) -> Command {
-    let mut command = Command::new("unshare");
-    command.args(["--pid", "--fork", "--mount-proc", "--kill-child", "--"]);
-    command.arg(podinit()).args(args);
-    command
+    in_new_pid_namespace(&[], podinit(), args)
+}
+
+/// Like [`as_pid1`], for podinit built with pod mode ([`podinit_with_pod`]).
+pub fn pod_as_pid1(args: &[&str]) -> Command {
+    in_new_pid_namespace(&[], podinit_with_pod(), args)
 }
 
 /// Like [`as_pid1`], with `wrapper` (a program and its arguments) between
 /// `unshare` and podinit: it sets something up and execs podinit, which
 /// is then PID 1.
 pub fn as_pid1_under(wrapper: &[&str], args: &[&str]) -> Command {
+    in_new_pid_namespace(wrapper, podinit(), args)
+}
+
+fn in_new_pid_namespace(wrapper: &[&str], init: PathBuf, args: &[&str]) -> Command {
     let mut command = Command::new("unshare");
     command.args(["--pid", "--fork", "--mount-proc", "--kill-child", "--"]);
-    command.args(wrapper).arg(podinit()).args(args);
+    command.args(wrapper).arg(init).args(args);
     command
 }
 
