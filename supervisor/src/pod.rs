@@ -200,6 +200,10 @@ impl<'a> Pod<'a> {
     /// Starts app `index`: its pre-start handler if it has one, else the
     /// app itself.
     fn start(&mut self, index: usize) {
+        if self.stopping {
+            self.apps[index].phase = Phase::Done;
+            return;
+        }
         if let Err(reason) = &self.apps[index].credentials {
             return self.failed_to_start(index, None, reason.clone(), CANNOT_SET_UP);
         }
@@ -320,7 +324,9 @@ impl<'a> Pod<'a> {
             tree.signal(Signal::TERM);
             tree.signal(Signal::CONT);
         }
-        app.kill_at = Some(Instant::now() + self.options.grace);
+        // A pod stop already under way keeps its own, earlier deadline.
+        app.kill_at
+            .get_or_insert(Instant::now() + self.options.grace);
     }
 
     /// Records that app `index` could not start; it counts as failed.

@@ -24,7 +24,7 @@ pub struct CgroupRoot {
 }
 
 impl CgroupRoot {
-    /// Creates `podinit-<pid>` below podinit's own cgroup v2 directory;
+    /// Creates `podinit-<pid>-<n>` below podinit's own cgroup v2 directory;
     /// `None` (with the reason logged at debug) where that is impossible.
     pub fn create() -> Option<CgroupRoot> {
         match Self::try_create() {
@@ -39,13 +39,8 @@ impl CgroupRoot {
     fn try_create() -> io::Result<CgroupRoot> {
         let mount = cgroup2_mount()?;
         let own = own_cgroup()?;
-        let dir = mount
-            .join(own.trim_start_matches('/'))
-            .join(format!("podinit-{}", std::process::id()));
-        match fs::create_dir(&dir) {
-            Err(error) if error.kind() != io::ErrorKind::AlreadyExists => return Err(error),
-            _ => {}
-        }
+        let parent = mount.join(own.trim_start_matches('/'));
+        let dir = create_unique(&parent, &format!("podinit-{}", std::process::id()))?;
         if !dir.join("cgroup.kill").exists() {
             let _ = fs::remove_dir(&dir);
             return Err(io::Error::other(
@@ -59,6 +54,21 @@ impl CgroupRoot {
     pub fn remove(&self) {
         let _ = fs::remove_dir(&self.dir);
     }
+}
+
+/// Creates `<parent>/<stem>-<n>` for the first `n` not taken: several
+/// pods may run at once, each podinit as PID 1 of its own namespace, so the
+/// pid alone does not make the name unique.
+fn create_unique(parent: &Path, stem: &str) -> io::Result<PathBuf> {
+    for n in 0..1000 {
+        let dir = parent.join(format!("{stem}-{n}"));
+        match fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(error) => return Err(error),
+        }
+    }
+    Err(io::Error::from(io::ErrorKind::AlreadyExists))
 }
 
 /// The mount point of the cgroup v2 hierarchy, from /proc/self/mountinfo.
