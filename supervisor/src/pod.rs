@@ -72,6 +72,9 @@ pub struct PodOptions {
 pub enum PodError {
     /// `main=<app>` names no app of the manifest.
     NoSuchMainApp(String),
+    /// An app has no `app` object, and pod mode has no image manifest to
+    /// take one from.
+    NoAppObject(String),
     Records(crate::records::RecordError),
     Signals(io::Error),
 }
@@ -79,6 +82,9 @@ pub enum PodError {
 impl fmt::Display for PodError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            PodError::NoAppObject(app) => {
+                write!(f, "app {app}: the manifest gives no \"app\" object to run")
+            }
             PodError::NoSuchMainApp(app) => {
                 write!(f, "--exit-policy main={app}: no such app in the pod")
             }
@@ -151,8 +157,8 @@ impl<'a> Pod<'a> {
         let apps = manifest
             .apps()
             .iter()
-            .filter_map(|app| AppRun::new(app, &options.root))
-            .collect();
+            .map(|app| AppRun::new(app, &options.root))
+            .collect::<Result<_, _>>()?;
         Ok(Pod {
             options,
             signals,
@@ -270,12 +276,8 @@ impl<'a> Pod<'a> {
 
     /// Reaps every exited child and moves the apps they belonged to on.
     fn reap(&mut self) {
-        let mut exited = Vec::new();
-        if let Err(error) = reap_exited(|pid, status| exited.push((pid, status))) {
+        if let Err(error) = reap_exited(|pid, status| self.on_exit(pid, status)) {
             log::error!("cannot reap children: {error}");
-        }
-        for (pid, status) in exited {
-            self.on_exit(pid, status);
         }
         for index in 0..self.apps.len() {
             self.finish_drain(index);
@@ -457,18 +459,20 @@ impl<'a> Pod<'a> {
 }
 
 impl AppRun {
-    /// The run of `runtime_app`; `None` for an app without an `app`
-    /// object, which the manifest module already refuses to run.
-    fn new(runtime_app: &RuntimeApp, root: &Path) -> Option<AppRun> {
-        let app = runtime_app.app()?.clone();
+    /// The run of `runtime_app`, which must carry its `app` object.
+    fn new(runtime_app: &RuntimeApp, root: &Path) -> Result<AppRun, PodError> {
         let name = runtime_app.name().to_owned();
+        let app = runtime_app
+            .app()
+            .ok_or_else(|| PodError::NoAppObject(name.clone()))?
+            .clone();
         let credentials =
             credentials::resolve(root, app.user(), app.group(), app.supplementary_gids());
         let privileges = Privileges::from_isolators(app.isolators());
         if let Some(warning) = privileges.warning(&name) {
             log::warn!("{warning}");
         }
-        Some(AppRun {
+        Ok(AppRun {
             name,
             app,
             credentials: credentials.map_err(|error| error.to_string()),
