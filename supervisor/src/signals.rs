@@ -10,13 +10,13 @@ use std::fmt;
 use std::io;
 use std::time::Instant;
 
-use nix::sys::signal::{SigSet, SigmaskHow, Signal as NixSignal, sigprocmask};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use std::os::fd::OwnedFd;
+
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::time::Timespec;
 
-use crate::sys;
 pub use crate::sys::Target;
+use crate::sys::{self, KernelSigset};
 
 /// A signal number, named or real-time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -140,7 +140,7 @@ pub fn set_parent_death_signal(signal: Signal) -> io::Result<()> {
 /// program can be given the same state when asked (`--keep-signals`).
 #[derive(Clone, Debug)]
 pub struct Inherited {
-    pub mask: SigSet,
+    pub mask: KernelSigset,
     pub sigchld_ignored: bool,
 }
 
@@ -155,7 +155,7 @@ pub struct Received {
 
 /// The one descriptor every blocked signal arrives on.
 pub struct Signals {
-    fd: SignalFd,
+    fd: OwnedFd,
 }
 
 impl Signals {
@@ -167,17 +167,16 @@ impl Signals {
     /// kernel reaps children itself and their statuses are lost (wait(2),
     /// NOTES).
     pub fn block_all() -> io::Result<(Signals, Inherited)> {
-        let mut set = SigSet::all();
-        for fault in FAULTS {
-            set.remove(NixSignal::try_from(fault.0).map_err(io::Error::from)?);
-        }
-        let mut mask = SigSet::empty();
-        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut mask))?;
+        let faults = FAULTS
+            .iter()
+            .fold(0u64, |bits, fault| bits | 1 << (fault.0 - 1));
+        let set = KernelSigset(!faults);
+        let mask = sys::sigprocmask(libc::SIG_BLOCK, set)?;
         let sigchld_ignored = sys::is_ignored(Signal::CHLD.0);
         if sigchld_ignored {
             sys::set_disposition(Signal::CHLD.0, false);
         }
-        let fd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC)?;
+        let fd = sys::signalfd(set)?;
         Ok((
             Signals { fd },
             Inherited {
@@ -194,14 +193,21 @@ impl Signals {
                 return Ok(None);
             }
         }
+        // struct signalfd_siginfo (signalfd(2)): 128 bytes, the signal
+        // number at offset 0, the sender's pid at offset 12.
+        let mut info = [0u8; 128];
         loop {
-            match self.fd.read_signal() {
-                Ok(Some(info)) => return Ok(Some(received(&info))),
-                Ok(None) => continue,
-                Err(nix::errno::Errno::EINTR) => continue,
+            match rustix::io::read(&self.fd, &mut info) {
+                Ok(128) => break,
+                Ok(_) | Err(rustix::io::Errno::INTR) => continue,
                 Err(errno) => return Err(errno.into()),
             }
         }
+        let word = |offset: usize| u32::from_ne_bytes([0, 1, 2, 3].map(|i| info[offset + i]));
+        Ok(Some(Received {
+            signal: Signal(word(0) as i32),
+            sender: word(12),
+        }))
     }
 
     /// Polls the signalfd until it is readable (true) or `deadline` passes.
@@ -231,16 +237,9 @@ impl Signals {
     }
 }
 
-fn received(info: &nix::sys::signalfd::siginfo) -> Received {
-    Received {
-        signal: Signal(info.ssi_signo as i32),
-        sender: info.ssi_pid,
-    }
-}
-
 /// Restores a signal mask in the child before exec.
-pub(crate) fn set_mask(mask: &SigSet) -> io::Result<()> {
-    Ok(sigprocmask(SigmaskHow::SIG_SETMASK, Some(mask), None)?)
+pub(crate) fn set_mask(mask: KernelSigset) -> io::Result<()> {
+    sys::sigprocmask(libc::SIG_SETMASK, mask).map(drop)
 }
 
 #[cfg(test)]

@@ -11,14 +11,13 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStringExt;
 
-use nix::sys::signal::SigSet;
 use rustix::pipe::{PipeFlags, pipe_with};
 use rustix::process::{Pid, getpid, setpgid};
 use rustix::stdio::stdin;
 use rustix::termios::tcsetpgrp;
 
 use crate::signals::{self, Inherited, Signal};
-use crate::sys::{self, Forked};
+use crate::sys::{self, Forked, KernelSigset};
 
 /// Exit code of a program that was not found (as shells use it).
 pub const NOT_FOUND: u8 = 127;
@@ -195,7 +194,7 @@ impl Program {
         let mask = match &self.signal_state {
             SignalState::Clean => {
                 reset_dispositions();
-                SigSet::empty()
+                KernelSigset(0)
             }
             SignalState::Inherited(inherited) => {
                 // XXX: Rust's runtime sets SIGPIPE to "ignore" before main,
@@ -208,7 +207,7 @@ impl Program {
                 inherited.mask
             }
         };
-        signals::set_mask(&mask)
+        signals::set_mask(mask)
     }
 
     /// Execs the program; returns only the error of a failed exec.

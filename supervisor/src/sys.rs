@@ -8,6 +8,7 @@
 #![allow(unsafe_code)]
 
 use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
 
 use rustix::process::Pid;
 
@@ -39,9 +40,9 @@ pub fn kill(target: Target, signo: i32) -> io::Result<()> {
     }
 }
 
-/// The highest signal number of this libc (SIGRTMAX).
+/// The highest signal number (SIGRTMAX; the kernel's _NSIG is 64).
 pub fn max_signal() -> i32 {
-    libc::SIGRTMAX()
+    64
 }
 
 /// The lowest real-time signal number this libc leaves to programs.
@@ -49,25 +50,110 @@ pub fn min_rt_signal() -> i32 {
     libc::SIGRTMIN()
 }
 
-/// Whether signal `signo` is currently ignored (SIG_IGN) by this process.
-pub fn is_ignored(signo: i32) -> bool {
-    let mut old = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
-    // SAFETY: a null new action only queries; `old` is valid for writing
-    // one sigaction for the duration of the call.
-    let rc = unsafe { libc::sigaction(signo, std::ptr::null(), old.as_mut_ptr()) };
-    // SAFETY: sigaction(2) filled `old` when it returned 0; zeroed is a
-    // valid sigaction otherwise.
-    rc == 0 && unsafe { old.assume_init() }.sa_sigaction == libc::SIG_IGN
+/// A set of signals 1 to 64 as the kernel takes it: bit n-1 for signal n.
+///
+/// The kernel's own calls are used for masks, dispositions and the
+/// signalfd rather than libc's, because musl keeps signals 32 to 34 for
+/// itself and silently leaves them out of sigfillset, sigaction and the
+/// masks it reports. To the kernel they are ordinary signals that anyone
+/// can send (34 is glibc's SIGRTMIN), and podinit must block, forward and
+/// reset them like the rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelSigset(pub u64);
+
+impl KernelSigset {
+    pub fn contains(self, signo: i32) -> bool {
+        (1..=64).contains(&signo) && self.0 & (1 << (signo - 1)) != 0
+    }
 }
 
-/// Sets signal `signo`'s disposition to SIG_DFL or SIG_IGN. Numbers the
-/// kernel or libc refuses (KILL, STOP, libc-internal ones) are left as
-/// they are: there is nothing to reset for them.
+/// rt_sigprocmask(2) on the kernel's 8-byte set; returns the old mask.
+pub fn sigprocmask(how: libc::c_int, set: KernelSigset) -> io::Result<KernelSigset> {
+    let mut old: u64 = 0;
+    // SAFETY: both pointers are valid for the 8 bytes the size argument
+    // names, for the duration of the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            how,
+            &set.0 as *const u64,
+            &mut old as *mut u64,
+            8,
+        )
+    };
+    if rc == 0 {
+        Ok(KernelSigset(old))
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// signalfd4(2) for `set`, close-on-exec.
+pub fn signalfd(set: KernelSigset) -> io::Result<OwnedFd> {
+    // SAFETY: the mask pointer is valid for the 8 bytes named.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_signalfd4,
+            -1,
+            &set.0 as *const u64,
+            8,
+            libc::SFD_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// The kernel's `struct sigaction` for rt_sigaction(2) on x86_64.
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+fn rt_sigaction(signo: i32, new: Option<&KernelSigaction>) -> io::Result<KernelSigaction> {
+    let mut old = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    let new = new.map_or(std::ptr::null(), |new| new as *const KernelSigaction);
+    // SAFETY: `new` is null or points to a valid KernelSigaction, `old` is
+    // valid for writing one, and 8 is the size of their mask field. Only
+    // SIG_DFL and SIG_IGN are ever installed, which run no code of ours, so
+    // no restorer is needed.
+    let rc = unsafe { libc::syscall(libc::SYS_rt_sigaction, signo, new, &mut old as *mut _, 8) };
+    if rc == 0 {
+        Ok(old)
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Whether signal `signo` is currently ignored (SIG_IGN) by this process.
+pub fn is_ignored(signo: i32) -> bool {
+    rt_sigaction(signo, None).is_ok_and(|old| old.handler == libc::SIG_IGN)
+}
+
+/// Sets signal `signo`'s disposition to SIG_DFL or SIG_IGN. The kernel
+/// refuses KILL and STOP: there is nothing to reset for them.
 pub fn set_disposition(signo: i32, ignore: bool) {
     let handler = if ignore { libc::SIG_IGN } else { libc::SIG_DFL };
-    // SAFETY: SIG_DFL and SIG_IGN run no code of ours, so no handler can
-    // observe a half-initialised state; signal(3) touches no memory of ours.
-    unsafe { libc::signal(signo, handler) };
+    let _ = rt_sigaction(
+        signo,
+        Some(&KernelSigaction {
+            handler,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        }),
+    );
 }
 
 /// Closes every descriptor from `first` up, except those in `keep`.
