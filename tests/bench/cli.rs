@@ -10,19 +10,22 @@ pub const INITS: [&str; 5] = ["podinit", "tini", "tini-static", "catatonit", "du
 
 pub const USAGE: &str = "\
 usage: podinit-bench [options]
-       podinit-bench workload orphans N | echo
+       podinit-bench workload orphans N | echo | app READY GO | exec-at FILE PROGRAM [ARGS...]
 
 Measures podinit against tini, tini-static, catatonit and dumb-init: start-up overhead,
 reaping of an orphan burst (as PID 1 of a fresh PID namespace), signal round trip, peak RSS
-and binary size. Needs root (PID namespaces) and util-linux unshare.
+and binary size. Then podinit's pod mode alone: the start and the exit of pods of 1, 10 and
+100 apps, and podinit's peak RSS with 100. Needs root (PID namespaces) and util-linux unshare.
 
 options:
   --quick              a reduced run: one round, fewer start-ups and signals
   --inits LIST         comma-separated inits to measure (default: all of
                        podinit,tini,tini-static,catatonit,dumb-init)
   --only LIST          comma-separated measurements to make (default: all of
-                       startup,reap,signals); sizes are always reported
+                       startup,reap,signals,pod); sizes are always reported
   --podinit PATH       the podinit binary (default: `podinit` next to this program)
+  --pod-build PATH     podinit built with pod mode (default: TARGET/pod/TRIPLE/release/podinit
+                       for this program's TARGET/TRIPLE/release/podinit-bench)
   --rounds N           rounds of every measurement, whose median is reported (default 7;
                        quick 1)
   --runs N             start-ups of each init, split over the rounds (default 1000; quick 200)
@@ -43,6 +46,7 @@ pub struct Options {
     pub inits: Vec<&'static str>,
     pub sections: Sections,
     pub podinit: Option<PathBuf>,
+    pub pod_build: Option<PathBuf>,
     pub rounds: usize,
     pub runs: usize,
     pub orphans: usize,
@@ -59,6 +63,7 @@ pub struct Sections {
     pub startup: bool,
     pub reap: bool,
     pub signals: bool,
+    pub pod: bool,
 }
 
 impl Sections {
@@ -66,7 +71,13 @@ impl Sections {
         startup: true,
         reap: true,
         signals: true,
+        pod: true,
     };
+
+    /// Whether any measurement compares podinit with the peers.
+    pub fn any_peer(&self) -> bool {
+        self.startup || self.reap || self.signals
+    }
 }
 
 pub enum Command {
@@ -81,6 +92,7 @@ struct Given {
     inits: Option<Vec<&'static str>>,
     sections: Option<Sections>,
     podinit: Option<PathBuf>,
+    pod_build: Option<PathBuf>,
     rounds: Option<usize>,
     runs: Option<usize>,
     orphans: Option<usize>,
@@ -114,6 +126,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
             "--inits" => given.inits = Some(parse_inits(&value()?)?),
             "--only" => given.sections = Some(parse_sections(&value()?)?),
             "--podinit" => given.podinit = Some(PathBuf::from(value()?)),
+            "--pod-build" => given.pod_build = Some(PathBuf::from(value()?)),
             "--rounds" => given.rounds = Some(parse_count(name, &value()?)?),
             "--runs" => given.runs = Some(parse_count(name, &value()?)?),
             "--orphans" => given.orphans = Some(parse_count(name, &value()?)?),
@@ -136,6 +149,7 @@ impl Given {
             inits: self.inits.unwrap_or_else(|| INITS.to_vec()),
             sections: self.sections.unwrap_or(Sections::ALL),
             podinit: self.podinit,
+            pod_build: self.pod_build,
             rounds: self.rounds.unwrap_or(rounds),
             runs: self.runs.unwrap_or(runs),
             orphans: self.orphans.unwrap_or(20_000),
@@ -172,14 +186,16 @@ fn parse_sections(list: &str) -> Result<Sections> {
         startup: false,
         reap: false,
         signals: false,
+        pod: false,
     };
     for name in list.split(',').filter(|name| !name.is_empty()) {
         match name {
             "startup" => sections.startup = true,
             "reap" => sections.reap = true,
             "signals" => sections.signals = true,
+            "pod" => sections.pod = true,
             _ => {
-                let known = "known: startup,reap,signals";
+                let known = "known: startup,reap,signals,pod";
                 return Err(Error::new(format!("unknown measurement {name} ({known})")));
             }
         }
@@ -232,7 +248,8 @@ mod tests {
             Sections {
                 startup: false,
                 reap: true,
-                signals: true
+                signals: true,
+                pod: false,
             }
         );
         assert_eq!(options(&[]).sections, Sections::ALL);

@@ -23,6 +23,11 @@ impl Cpus {
         Ok(Cpus { original, allowed })
     }
 
+    /// How many CPUs the benchmark may use.
+    pub fn count(&self) -> usize {
+        self.allowed.len()
+    }
+
     /// One CPU to pin a measurement to: the last allowed one.
     pub fn one(&self) -> Option<usize> {
         self.allowed.last().copied()

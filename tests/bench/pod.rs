@@ -160,7 +160,7 @@ impl Drop for Pod {
 }
 
 /// The one child of `parent`, read from /proc/PID/task/PID/children (proc(5)).
-fn only_child(parent: Pid) -> Result<Pid> {
+pub fn only_child(parent: Pid) -> Result<Pid> {
     let path = format!("/proc/{parent}/task/{parent}/children");
     let list = fs::read_to_string(&path).context(|| format!("failed to read {path}"))?;
     match list.split_whitespace().collect::<Vec<_>>()[..] {

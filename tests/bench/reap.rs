@@ -192,7 +192,7 @@ impl Children {
 }
 
 /// The init's peak resident set size, `VmHWM` of /proc/PID/status, in KiB.
-fn vm_hwm_kib(init: Pid) -> Result<u64> {
+pub fn vm_hwm_kib(init: Pid) -> Result<u64> {
     let path = format!("/proc/{init}/status");
     let status = fs::read_to_string(&path).context(|| format!("failed to read {path}"))?;
     let value = status.lines().find_map(|line| line.strip_prefix("VmHWM:"));

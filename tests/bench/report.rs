@@ -296,6 +296,11 @@ fn judge(met: bool) -> Verdict {
 pub fn print_goals(goals: &[Goal]) {
     println!();
     println!("goals (± is how much the rounds spread around the median):");
+    print_goal_lines(goals);
+}
+
+/// One line per goal: its verdict, then what it is and the figures it was judged on.
+pub fn print_goal_lines(goals: &[Goal]) {
     for goal in goals {
         let verdict = match goal.verdict {
             Verdict::Met => "met",

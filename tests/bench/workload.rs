@@ -7,10 +7,20 @@
 //!   Prints `burst <ns>`: the `CLOCK_MONOTONIC` time just before the intermediate's exit.
 //! - `echo`: writes one byte to stdout for every SIGUSR1 it receives.
 //!
-//! Both print `ready` first.
+//! Both print `ready` first. The pod start-up measurement (`podstart`) uses two more, which
+//! talk over FIFOs instead: pod mode gives an app no descriptor podinit inherited.
+//!
+//! - `app READY GO`: one app of a pod. Writes the `CLOCK_MONOTONIC` time it started at (8
+//!   bytes, little-endian, one atomic pipe write) to the FIFO READY, then reads the FIFO GO
+//!   until end of file and exits 0.
+//! - `exec-at FILE PROGRAM [ARGS...]`: writes the time to FILE the same way, then executes
+//!   PROGRAM in its own place, so that the time is that of PROGRAM's exec, pid unchanged.
 
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
 use std::thread;
 
 use nix::errno::Errno;
@@ -30,7 +40,12 @@ pub fn run(args: &[String]) -> Result<i32> {
             orphans(count)
         }
         [kind] if kind == "echo" => echo(),
-        _ => Err(Error::new("usage: podinit-bench workload orphans N | echo")),
+        [kind, ready, go] if kind == "app" => app(monotonic_ns(), ready, go),
+        [kind, file, program, args @ ..] if kind == "exec-at" => exec_at(file, program, args),
+        _ => Err(Error::new(
+            "usage: podinit-bench workload orphans N | echo | app READY GO | \
+             exec-at FILE PROGRAM [ARGS...]",
+        )),
     }
 }
 
@@ -163,4 +178,35 @@ fn echo() -> Result<i32> {
         out.write_all(b"!")
             .context(|| "failed to write stdout".into())?;
     }
+}
+
+fn app(started_ns: u64, ready: &str, go: &str) -> Result<i32> {
+    // GO is opened before READY is written to: once the benchmark has every start, it may
+    // close GO at once, and an app that opened it only then would wait for a writer forever.
+    // The benchmark holds both FIFOs open for reading and writing, so neither open blocks.
+    let mut go = File::open(go).context(|| format!("failed to open {go}"))?;
+    let mut ready = OpenOptions::new()
+        .write(true)
+        .open(ready)
+        .context(|| format!("failed to open {ready}"))?;
+    ready
+        .write_all(&started_ns.to_le_bytes())
+        .context(|| "failed to write the start time".into())?;
+    drop(ready);
+    let mut sink = [0u8; 64];
+    while go
+        .read(&mut sink)
+        .context(|| "failed to read the go FIFO".into())?
+        > 0
+    {}
+    Ok(0)
+}
+
+fn exec_at(file: &str, program: &str, args: &[String]) -> Result<i32> {
+    let mut out = File::create(file).context(|| format!("failed to create {file}"))?;
+    out.write_all(&monotonic_ns().to_le_bytes())
+        .context(|| format!("failed to write {file}"))?;
+    drop(out);
+    let error = Command::new(program).args(args).exec();
+    Err(error).context(|| format!("failed to execute {program}"))
 }
