@@ -20,7 +20,7 @@ const USAGE_ERRORS: &[(&[&str], &str)] = &[
     (&["--grace"], "--grace"),
     (&["-r", "TERM", "echo", "ran"], "TERM"),
     (&["-r", "TERM:NOPE", "echo", "ran"], "TERM:NOPE"),
-    (&["-p", "KILL", "echo", "ran"], "KILL"),
+    (&["-p", "SIGNOPE", "echo", "ran"], "SIGNOPE"),
     (&["--subreaper=yes", "echo", "ran"], "--subreaper"),
     // Long-only options have no short form.
     (&["-G", "1", "echo", "ran"], "-G"),

@@ -108,6 +108,7 @@ options:
       --keep-signals         start the program with the inherited signal mask
                              and ignored signals
       --pod MANIFEST         run the apps of an appc pod manifest instead
+                             (pod builds only; see the README)
       --status-dir DIR       where pod mode records each app's exit
                              (/run/podinit/status)
       --exit-policy POLICY   when the pod ends: all (default: every app has
@@ -118,6 +119,10 @@ options:
 
 environment: PODINIT_SUBREAPER, PODINIT_KILL_PROCESS_GROUP, PODINIT_LOG,
 TINI_SUBREAPER, TINI_KILL_PROCESS_GROUP, TINI_VERBOSITY, LISTEN_PID.
+
+exit status: the program's code, 128+n when signal n killed it, 126 when it
+cannot be executed, 127 when it is not found; podinit's own: 120 usage
+error, 121 pod manifest refused, 122 pod cannot start, 125 set-up failure.
 ";
 
 impl Options {
@@ -139,13 +144,12 @@ impl Options {
         }
     }
 
-    /// Applies the environment variables that stand for options.
+    /// Applies the environment variables that stand for options. The
+    /// `*_KILL_PROCESS_GROUP` variables ask for what is already the
+    /// default, so they change nothing, and `-c` still wins over them.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<OsString>) {
         if var("PODINIT_SUBREAPER").is_some() || var("TINI_SUBREAPER").is_some() {
             self.subreaper = true;
-        }
-        if var("PODINIT_KILL_PROCESS_GROUP").is_some() || var("TINI_KILL_PROCESS_GROUP").is_some() {
-            self.forward = Forward::Group;
         }
     }
 
@@ -338,7 +342,9 @@ impl Flags {
             'e' => options
                 .expect_exit
                 .push(value.parse().map_err(|_| bad("not a code 0-255"))?),
-            'p' => options.pdeathsig = Some(parse_signal(value).map_err(|why| bad(&why))?),
+            'p' => {
+                options.pdeathsig = Some(Signal::parse(value).ok_or_else(|| bad("not a signal"))?)
+            }
             'G' => options.grace = parse_duration(value).ok_or_else(|| bad("not a duration"))?,
             'T' => {
                 let timeout = parse_duration(value).ok_or_else(|| bad("not a duration"))?;
@@ -647,8 +653,13 @@ mod tests {
             r#"-r "TERM:BOGUS": not a signal"#
         );
         assert_eq!(
-            usage(&["-p", "KILL", "x"]),
-            r#"-p "KILL": cannot be caught"#
+            usage(&["-p", "SIGNOPE", "x"]),
+            r#"-p "SIGNOPE": not a signal"#
+        );
+        assert_eq!(
+            run(&["-p", "SIGKILL", "x"]).pdeathsig,
+            Some(Signal::KILL),
+            "tini's example"
         );
         assert_eq!(
             usage(&["--subreaper=yes", "x"]),

@@ -1,7 +1,5 @@
 //! Pod mode: the apps of an appc pod manifest, run in podinit's own root.
 
-use std::fs;
-
 use podinit_supervisor::manifest::PodManifest;
 use podinit_supervisor::pod::{Pod, PodOptions};
 use podinit_supervisor::signals::Signals;
@@ -16,9 +14,6 @@ pub fn run(options: &Options, job: &PodJob, signals: &Signals) -> Result<u8, Err
     // Everything is checked before the first app starts: the manifest,
     // the status directory, every app's user and group.
     let manifest = PodManifest::from_file(&job.manifest).map_err(Error::Manifest)?;
-    fs::create_dir_all(&job.status_dir).map_err(|error| {
-        Error::system(format!("cannot create {}", job.status_dir.display()), error)
-    })?;
 
     // No descriptor podinit inherited reaches an app.
     if let Err(error) = spawn::close_inherited_fds(&[signals.raw_fd()]) {

@@ -58,23 +58,27 @@ pub fn signal_all(scope: Scope, signal: Signal) -> io::Result<()> {
 fn signal_descendants(signal: Signal) -> io::Result<()> {
     let signal = rustix::process::Signal::from_named_raw(signal.as_raw())
         .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
-    for (pid, parent) in descendants(&read_parents()?, getpid()) {
-        signal_if_still_child(pid, parent, signal);
+    let me = getpid();
+    for (pid, parent) in descendants(&read_parents()?, me) {
+        signal_if_still_descendant(pid, &[parent, me], signal);
     }
     Ok(())
 }
 
-/// Signals `pid` only if, once pinned by a pidfd, it still has `parent`.
-/// One that has exited meanwhile needs no signal.
-fn signal_if_still_child(pid: Pid, parent: Pid, signal: rustix::process::Signal) {
+/// Signals `pid` only if, once pinned by a pidfd, its parent is one of
+/// `parents`: the one seen in the walk, or podinit itself, which adopts it
+/// when that parent dies meanwhile (as a subreaper). A process that has
+/// exited needs no signal.
+fn signal_if_still_descendant(pid: Pid, parents: &[Pid], signal: rustix::process::Signal) {
+    let still_ours = || read_parent(pid).is_some_and(|parent| parents.contains(&parent));
     match pidfd_open(pid, PidfdFlags::empty()) {
-        Ok(pidfd) if read_parent(pid) == Some(parent) => {
+        Ok(pidfd) if still_ours() => {
             let _ = pidfd_send_signal(&pidfd, signal);
         }
         // XXX: before Linux 5.3 there are no pidfds: the parent is checked
         // just before a plain kill, which leaves a window of a few system
         // calls for the pid to be recycled.
-        Err(rustix::io::Errno::NOSYS) if read_parent(pid) == Some(parent) => {
+        Err(rustix::io::Errno::NOSYS) if still_ours() => {
             let _ = sys::kill(Target::Process(pid), signal.as_raw());
         }
         _ => {}

@@ -75,6 +75,8 @@ pub enum PodError {
     /// An app has no `app` object, and pod mode has no image manifest to
     /// take one from.
     NoAppObject(String),
+    /// The status directory cannot be created.
+    StatusDir(PathBuf, io::Error),
     Records(crate::records::RecordError),
     Signals(io::Error),
 }
@@ -87,6 +89,13 @@ impl fmt::Display for PodError {
             }
             PodError::NoSuchMainApp(app) => {
                 write!(f, "--exit-policy main={app}: no such app in the pod")
+            }
+            PodError::StatusDir(path, error) => {
+                write!(
+                    f,
+                    "cannot create status directory {}: {error}",
+                    path.display()
+                )
             }
             PodError::Records(error) => write!(f, "{error}"),
             PodError::Signals(error) => write!(f, "cannot read signals: {error}"),
@@ -153,7 +162,12 @@ impl<'a> Pod<'a> {
                 return Err(PodError::NoSuchMainApp(main.clone()));
             }
         }
-        let records = StatusDir::open(&options.status_dir).map_err(PodError::Records)?;
+        let records = open_status_dir(&options.status_dir)?;
+        for app in manifest.apps() {
+            if records.clear(app.name()).map_err(PodError::Records)? {
+                log::info!("app {}: removed the records of an earlier run", app.name());
+            }
+        }
         let apps = manifest
             .apps()
             .iter()
@@ -543,6 +557,14 @@ impl AppRun {
         }
         env
     }
+}
+
+/// Creates the status directory if needed and opens it.
+fn open_status_dir(path: &Path) -> Result<StatusDir, PodError> {
+    if let Err(error) = std::fs::create_dir_all(path) {
+        return Err(PodError::StatusDir(path.to_owned(), error));
+    }
+    StatusDir::open(path).map_err(PodError::Records)
 }
 
 /// What the child wrote on its report pipe: why it could not start.

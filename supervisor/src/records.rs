@@ -178,6 +178,28 @@ impl StatusDir {
         rustix::fs::unlinkat(&self.fd, &name, AtFlags::empty()).map_err(not_writable)
     }
 
+    /// Removes the records of `app` left by an earlier run in the same
+    /// directory, so that this run can record it; returns whether there
+    /// were any. Call before the app starts.
+    pub fn clear(&self, app: &str) -> Result<bool, RecordError> {
+        check_name(app)?;
+        let mut found = false;
+        for name in [app.to_owned(), format!("{app}.json")] {
+            match rustix::fs::unlinkat(&self.fd, name.as_str(), AtFlags::empty()) {
+                Ok(()) => found = true,
+                Err(rustix::io::Errno::NOENT) => {}
+                Err(errno) => {
+                    let path = self.path.join(&name);
+                    return Err(RecordError::Remove {
+                        path,
+                        source: errno.into(),
+                    });
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// XXX: checked before writing, not atomically with the final rename:
     /// podinit is the directory's only writer, and renameat2's
     /// RENAME_NOREPLACE, which would close the gap, is not supported by
