@@ -27,7 +27,7 @@ use crate::privileges::Privileges;
 use crate::reap::reap_exited;
 use crate::records::{Outcome, Record, StatusDir};
 use crate::signals::{Received, Signal, Signals};
-use crate::spawn::{CANNOT_SET_UP, Program, SignalState, StepError};
+use crate::spawn::{CANNOT_SET_UP, Program, SignalState, Step, StepError};
 use crate::status::ExitStatus;
 use crate::tree::{CgroupRoot, Plan, Tree};
 
@@ -241,13 +241,10 @@ impl<'a> Pod<'a> {
         let plan = Plan::new(self.cgroups.as_ref(), &self.apps[index].name);
         let app = &mut self.apps[index];
         app.started_at = SystemTime::now();
-        let mut program = match app.program(app.app.exec()) {
+        let program = match app.program(app.app.exec(), plan.join_step()) {
             Ok(program) => program,
             Err(reason) => return self.failed_to_start(index, None, reason, CANNOT_SET_UP),
         };
-        if let Some(step) = plan.join_step() {
-            program.before_exec(step);
-        }
         match program.spawn_reporting() {
             Ok(started) => {
                 log::debug!(
@@ -270,7 +267,7 @@ impl<'a> Pod<'a> {
 
     fn start_handler(&mut self, index: usize, exec: &[String], kind: EventKind) {
         let app = &mut self.apps[index];
-        let spawned = app.program(exec).and_then(|program| {
+        let spawned = app.program(exec, None).and_then(|program| {
             program
                 .spawn()
                 .map_err(|error| format!("cannot fork: {error}"))
@@ -321,19 +318,29 @@ impl<'a> Pod<'a> {
     fn main_exited(&mut self, index: usize, pid: Pid, status: ExitStatus, report: &OwnedFd) {
         let app = &mut self.apps[index];
         let started_at = app.started_at;
-        let outcome = match read_report(report) {
-            Some(reason) => Outcome::FailedToStart {
-                reason,
-                status: status.code(),
-            },
-            None => Outcome::Exited {
-                status,
-                started_at,
-                exited_at: SystemTime::now(),
-            },
+        // An app that never ran has no pid to show, only the reason.
+        let (pid, outcome) = match read_report(report) {
+            Some(reason) => (
+                None,
+                Outcome::FailedToStart {
+                    reason,
+                    status: status.code(),
+                },
+            ),
+            None => {
+                let exited_at = SystemTime::now();
+                (
+                    Some(pid),
+                    Outcome::Exited {
+                        status,
+                        started_at,
+                        exited_at,
+                    },
+                )
+            }
         };
         log::info!("app {} exited: {status}", app.name);
-        self.write_record(index, Some(pid), outcome);
+        self.write_record(index, pid, outcome);
         self.apply_policy(index, status.code());
         let app = &mut self.apps[index];
         if let Some(tree) = &app.tree {
@@ -508,40 +515,25 @@ impl AppRun {
 
     /// A program for `exec` with everything the app runs as: environment,
     /// working directory, credentials, privileges.
-    fn program(&self, exec: &[String]) -> Result<Program, String> {
+    fn program(&self, exec: &[String], join: Option<Step>) -> Result<Program, String> {
         let (file, args) = exec.split_first().ok_or("empty exec")?;
         let args = args.iter().map(Into::into).collect();
         let mut program = Program::new(file.into(), args, SignalState::Clean)
             .map_err(|_| "an argument holds a NUL byte".to_owned())?;
         program.take_terminal(false);
+        program.set_label(format!("app {}", self.name));
         program
             .set_env(&self.environment())
             .map_err(|_| "the environment holds a NUL byte".to_owned())?;
-        let dir = self.app.working_directory().to_owned();
-        program.before_exec(Box::new(move || {
-            std::env::set_current_dir(&dir).map_err(|error| StepError {
-                what: format!("change directory to {dir}"),
-                error,
-            })
-        }));
+        // The cgroup first, while the child may still write anywhere.
+        if let Some(join) = join {
+            program.before_exec(join);
+        }
         let credentials = self.credentials.clone()?;
         let privileges = self.privileges.clone();
+        let dir = self.app.working_directory().to_owned();
         program.before_exec(Box::new(move || {
-            let step = |what: &'static str| {
-                move |error| StepError {
-                    what: what.into(),
-                    error,
-                }
-            };
-            privileges
-                .before_credentials()
-                .map_err(io::Error::from)
-                .map_err(step("apply isolators"))?;
-            credentials::apply(&credentials).map_err(step("change user and group"))?;
-            privileges
-                .after_credentials()
-                .map_err(io::Error::from)
-                .map_err(step("apply capabilities"))
+            become_app(&privileges, &credentials, &dir)
         }));
         Ok(program)
     }
@@ -557,6 +549,35 @@ impl AppRun {
         }
         env
     }
+}
+
+/// In the app's child: drops to the app's privileges and user, in the
+/// order the privileges module prescribes, and enters its working
+/// directory as that user, so that it gets no further than the app could.
+fn become_app(
+    privileges: &Privileges,
+    credentials: &Credentials,
+    dir: &str,
+) -> Result<(), StepError> {
+    let step = |what: &'static str| {
+        move |error| StepError {
+            what: what.into(),
+            error,
+        }
+    };
+    privileges
+        .before_credentials()
+        .map_err(io::Error::from)
+        .map_err(step("apply isolators"))?;
+    credentials::apply(credentials).map_err(step("change user and group"))?;
+    std::env::set_current_dir(dir).map_err(|error| StepError {
+        what: format!("change directory to {dir}"),
+        error,
+    })?;
+    privileges
+        .after_credentials()
+        .map_err(io::Error::from)
+        .map_err(step("apply capabilities"))
 }
 
 /// Creates the status directory if needed and opens it.

@@ -57,6 +57,8 @@ pub struct Program {
     listen_pid: bool,
     foreground: bool,
     steps: Vec<Step>,
+    /// What messages from the child start with (`app web`), if anything.
+    label: Option<String>,
 }
 
 /// A started program.
@@ -86,6 +88,7 @@ impl Program {
             listen_pid: false,
             foreground: true,
             steps: Vec::new(),
+            label: None,
         })
     }
 
@@ -115,6 +118,11 @@ impl Program {
     /// before its signal state is reset.
     pub fn before_exec(&mut self, step: Step) {
         self.steps.push(step);
+    }
+
+    /// Starts the child's messages with `label` (`app web: cannot exec...`).
+    pub fn set_label(&mut self, label: String) {
+        self.label = Some(label);
     }
 
     /// The program's name as given, for messages.
@@ -160,7 +168,10 @@ impl Program {
             if let Some(report) = report {
                 let _ = rustix::io::write(report, message.as_bytes());
             }
-            log::error!("{message}");
+            match &self.label {
+                Some(label) => log::error!("{label}: {message}"),
+                None => log::error!("{message}"),
+            }
             sys::exit_child(code)
         };
         let _ = setpgid(None, None);

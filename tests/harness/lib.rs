@@ -206,3 +206,5 @@ pub fn run(command: Command) -> Finished {
 }
 
 pub mod pty;
+
+pub mod pod;
