@@ -174,6 +174,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     let mut flags = Flags::default();
     while let Some(arg) = args.next() {
         let Some(text) = arg.to_str() else {
+            if arg.as_encoded_bytes().starts_with(b"-") {
+                let shown = arg.to_string_lossy();
+                return Err(UsageError(format!("option {shown:?} is not UTF-8")));
+            }
             return finish(flags, arg, args);
         };
         if text == "--" {
@@ -342,9 +346,7 @@ impl Flags {
             'e' => options
                 .expect_exit
                 .push(value.parse().map_err(|_| bad("not a code 0-255"))?),
-            'p' => {
-                options.pdeathsig = Some(Signal::parse(value).ok_or_else(|| bad("not a signal"))?)
-            }
+            'p' => options.pdeathsig = Some(parse_pdeathsig(value).map_err(|why| bad(why))?),
             'G' => options.grace = parse_duration(value).ok_or_else(|| bad("not a duration"))?,
             'T' => {
                 let timeout = parse_duration(value).ok_or_else(|| bad("not a duration"))?;
@@ -468,6 +470,16 @@ fn parse_signal(text: &str) -> Result<Signal, String> {
     let signal = Signal::parse(text).ok_or("not a signal")?;
     if signal == Signal::KILL || signal == Signal::STOP {
         return Err("cannot be caught".into());
+    }
+    Ok(signal)
+}
+
+/// Any signal but a fault one: podinit leaves those unblocked for its own
+/// faults, so one sent at its parent's death would kill it.
+fn parse_pdeathsig(text: &str) -> Result<Signal, &'static str> {
+    let signal = Signal::parse(text).ok_or("not a signal")?;
+    if signal.is_fault() {
+        return Err("a fault signal would kill podinit itself");
     }
     Ok(signal)
 }

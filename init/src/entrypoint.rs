@@ -182,14 +182,15 @@ impl<'a> Supervision<'a> {
         }
         if let Some(timeout) = self.options.stop_timeout {
             if self.kill_at.is_none() && STOP_SIGNALS.contains(&signal) {
-                self.kill_at = Some(Instant::now() + timeout);
+                self.kill_at = signals::deadline_after(timeout);
             }
         }
     }
 
     fn kill_after_stop_timeout(&mut self) {
-        log::warn!("{} outlived --stop-timeout: sending SIGKILL", self.name);
-        if let Err(error) = signals::send(self.target, Signal::KILL) {
+        let killed = signals::send(self.target, Signal::KILL);
+        log::warn!("{} outlived --stop-timeout: sent SIGKILL", self.name);
+        if let Err(error) = killed {
             log::debug!("cannot kill {}: {error}", self.name);
         }
         self.kill_at = None;

@@ -7,6 +7,8 @@
 use std::io::Write;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
+use rustix::event::{PollFd, PollFlags, poll};
+use rustix::time::Timespec;
 
 struct Stderr;
 
@@ -16,23 +18,53 @@ impl Log for Stderr {
     }
 
     fn log(&self, record: &Record<'_>) {
-        if !self.enabled(record.metadata()) {
+        if !self.enabled(record.metadata()) || !stderr_has_room() {
             return;
         }
         // One write per line, so lines from podinit and the program it
-        // forked (before exec) never interleave mid-line.
+        // forked (before exec) never interleave mid-line; control
+        // characters from arguments or names are escaped, so one message
+        // stays one line.
+        let text = escape_controls(&record.args().to_string());
         let line = match record.level() {
-            Level::Error | Level::Warn | Level::Info => format!("podinit: {}\n", record.args()),
-            level => format!(
-                "podinit: {}: {}\n",
-                level.as_str().to_lowercase(),
-                record.args()
-            ),
+            Level::Error | Level::Warn | Level::Info => format!("podinit: {text}\n"),
+            level => format!("podinit: {}: {text}\n", level.as_str().to_lowercase()),
         };
         let _ = std::io::stderr().write_all(line.as_bytes());
     }
 
     fn flush(&self) {}
+}
+
+/// Whether a line can be written to stderr without blocking. PID 1 must
+/// never wait on a reader: a full pipe nobody drains would stop reaping
+/// and signalling. A line that finds no room is dropped. (POLLOUT on a
+/// pipe means room for at least one page, more than any line podinit
+/// writes.)
+fn stderr_has_room() -> bool {
+    let stderr = rustix::stdio::stderr();
+    let mut fds = [PollFd::new(&stderr, PollFlags::OUT)];
+    let now = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    matches!(poll(&mut fds, Some(&now)), Ok(1)) && fds[0].revents().contains(PollFlags::OUT)
+}
+
+/// `text` with every control character escaped (`\n`, `\u{1b}`).
+fn escape_controls(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 const LEVELS: [LevelFilter; 6] = [
@@ -83,6 +115,12 @@ fn parse_level(text: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_cannot_start_a_line() {
+        assert_eq!(escape_controls("plain"), "plain");
+        assert_eq!(escape_controls("a\nb\u{1b}[31m"), "a\\nb\\u{1b}[31m");
+    }
 
     #[test]
     fn levels_parse_by_name_and_number() {

@@ -10,19 +10,19 @@
 
 use std::fs;
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustix::process::{Pid, PidfdFlags, getpid, pidfd_open, pidfd_send_signal};
 
 use crate::reap::{Children, reap_exited};
-use crate::signals::{Signal, Signals};
+use crate::signals::{self, Signal, Signals};
 use crate::status::ExitStatus;
 use crate::sys::{self, Target};
 
 /// How often SIGKILL is sent again while processes remain after the grace
 /// period; only a descendant that forked between the `/proc` walk and the
-/// signal can need it.
-const KILL_AGAIN: Duration = Duration::from_secs(1);
+/// signal can need it (a fork bomb, say).
+const KILL_AGAIN: Duration = Duration::from_millis(100);
 
 /// Which processes podinit may signal when it cleans up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,7 +86,15 @@ fn signal_if_still_descendant(pid: Pid, parents: &[Pid], signal: rustix::process
 }
 
 /// Every process with its parent, from `/proc/<pid>/stat`.
+///
+/// Refuses a `/proc` that belongs to another PID namespace (one mounted
+/// before podinit's launcher unshared, say): its pids are not podinit's,
+/// and signalling by them would reach strangers.
 fn read_parents() -> io::Result<Vec<(Pid, Pid)>> {
+    let own = getpid().as_raw_nonzero().to_string();
+    if fs::read_link("/proc/self")?.as_os_str() != own.as_str() {
+        return Err(io::Error::other("/proc belongs to another PID namespace"));
+    }
     let mut parents = Vec::new();
     for entry in fs::read_dir("/proc")? {
         let name = entry?.file_name();
@@ -140,8 +148,10 @@ fn descendants(parents: &[(Pid, Pid)], root: Pid) -> Vec<(Pid, Pid)> {
 
 /// Stops every process left in `scope` and reaps them all: SIGTERM and
 /// SIGCONT (a stopped process cannot act on SIGTERM), up to `grace` for
-/// them to exit, then SIGKILL. Returns once podinit has no child left.
-/// Signals other than SIGCHLD that arrive meanwhile are dropped.
+/// them to exit, then SIGKILL. Returns once podinit has no child left, or
+/// at once if the processes left cannot be found (see [`signal_all`]):
+/// waiting for what cannot be stopped could last for ever. Signals other
+/// than SIGCHLD that arrive meanwhile are dropped.
 pub fn stop_all(
     signals: &Signals,
     scope: Scope,
@@ -152,18 +162,28 @@ pub fn stop_all(
         return Ok(());
     }
     log::info!("stopping leftover processes: SIGTERM, then SIGKILL after {grace:?}");
-    signal_all(scope, Signal::TERM)?;
-    signal_all(scope, Signal::CONT)?;
-    let mut deadline = Instant::now() + grace;
+    if let Err(error) =
+        signal_all(scope, Signal::TERM).and_then(|()| signal_all(scope, Signal::CONT))
+    {
+        log::error!("cannot stop leftover processes, leaving them: {error}");
+        return Ok(());
+    }
+    let mut deadline = signals::deadline_after(grace);
     let mut killing = false;
     loop {
-        if signals.next(Some(deadline))?.is_none() {
+        if signals.next(deadline)?.is_none() {
+            // SIGKILL first, the message after: a stderr nobody reads must
+            // not hold the signal back.
+            let killed = signal_all(scope, Signal::KILL);
             if !killing {
-                log::warn!("leftover processes outlived the grace period: sending SIGKILL");
+                log::warn!("leftover processes outlived the grace period: sent SIGKILL");
                 killing = true;
             }
-            signal_all(scope, Signal::KILL)?;
-            deadline = Instant::now() + KILL_AGAIN;
+            if let Err(error) = killed {
+                log::error!("cannot kill leftover processes, leaving them: {error}");
+                return Ok(());
+            }
+            deadline = signals::deadline_after(KILL_AGAIN);
         }
         if reap_exited(&mut on_exit)? == Children::None {
             return Ok(());

@@ -28,7 +28,10 @@ pub enum Children {
 /// whether any child remains.
 pub fn reap_exited(mut on_exit: impl FnMut(Pid, ExitStatus)) -> io::Result<Children> {
     loop {
-        match wait(WaitOptions::NOHANG) {
+        // __WALL: also children whose exit signal is not SIGCHLD (made with
+        // a bare clone), which a plain wait never reports.
+        let options = WaitOptions::NOHANG | WaitOptions::from_bits_retain(libc::__WALL as u32);
+        match wait(options) {
             Ok(Some((pid, status))) => {
                 if let Some(status) = ExitStatus::from_wait(status) {
                     on_exit(pid, status);

@@ -126,6 +126,12 @@ impl fmt::Display for Signal {
     }
 }
 
+/// The instant `after` from now; `None` (no deadline) when that lies beyond
+/// what the clock can represent, as `--grace 99999999999h` asks.
+pub fn deadline_after(after: std::time::Duration) -> Option<Instant> {
+    Instant::now().checked_add(after)
+}
+
 /// Sends `signal` to `target`.
 pub fn send(target: Target, signal: Signal) -> io::Result<()> {
     sys::kill(target, signal.as_raw())
@@ -187,9 +193,12 @@ impl Signals {
     }
 
     /// Waits for the next signal, or until `deadline` passes (then `None`).
+    ///
+    /// A deadline that has passed wins over signals still queued, so that a
+    /// flood of signals cannot hold back a SIGKILL that is due.
     pub fn next(&self, deadline: Option<Instant>) -> io::Result<Option<Received>> {
         if let Some(deadline) = deadline {
-            if !self.wait_readable(deadline)? {
+            if Instant::now() >= deadline || !self.wait_readable(deadline)? {
                 return Ok(None);
             }
         }
