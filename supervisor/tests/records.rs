@@ -15,6 +15,7 @@ use podinit_supervisor::records::{
 };
 use podinit_supervisor::signals::Signal;
 use podinit_supervisor::status::ExitStatus;
+use podinit_tests::have_root;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -321,18 +322,6 @@ fn read_only_helper() {
         Err(error @ RecordError::NotWritable { .. }) => println!("refused: {error}"),
         other => panic!("a read-only directory was accepted or misreported: {other:?}"),
     }
-}
-
-fn have_root() -> bool {
-    if rustix::process::geteuid().is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "this test needs root and CI=true"
-    );
-    eprintln!("skipped: needs root");
-    false
 }
 
 // What a crashed writer leaves, and what it cannot do.
