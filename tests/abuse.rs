@@ -16,12 +16,20 @@ fn durations_too_large_for_the_clock_do_not_panic() {
     let huge = "10000000000000000000";
     let finished = run(as_pid1(&["--grace", huge, "sh", "-c", "exit 4"]));
     assert_eq!(finished.code, 4, "{finished:?}");
-    let run = Run::start(as_pid1(&["--stop-timeout", huge, "sh", "-c", "sleep 0.3; exit 5"]));
+    let run = Run::start(as_pid1(&[
+        "--stop-timeout",
+        huge,
+        "sh",
+        "-c",
+        "sleep 0.3; exit 5",
+    ]));
     let init = run.init_pid();
     std::thread::sleep(Duration::from_millis(100));
     // The forwarded SIGTERM kills the shell (143) and starts the stop
     // timeout: no panic (134, or 139 as PID 1).
-    let _ = Command::new("kill").args(["-TERM", &init.to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &init.to_string()])
+        .status();
     let finished = run.finish_within(Duration::from_secs(10));
     assert_eq!(finished.code, 143, "{finished:?}");
     assert!(!finished.stderr.contains("panicked"), "{finished:?}");
@@ -41,7 +49,10 @@ fn a_signal_flood_cannot_hold_back_the_sigkill_after_grace() {
     let finished = Run::start(as_pid1(&["--grace", "500ms", "sh", "-c", program]))
         .finish_within(Duration::from_secs(20));
     assert_eq!(finished.code, 3, "{finished:?}");
-    assert!(start.elapsed() < Duration::from_secs(5), "SIGKILL held back: {finished:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "SIGKILL held back: {finished:?}"
+    );
 }
 
 /// A stderr pipe that nobody reads must not stop PID 1: the SIGKILL after
@@ -56,7 +67,10 @@ fn a_full_stderr_pipe_does_not_block_podinit() {
     let mut command = as_pid1(&["-vvv", "--grace", "500ms", "sh", "-c", program]);
     // The pipe's read end stays open in this process and is never read.
     let (_reader, writer) = std::io::pipe().expect("a pipe");
-    command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(writer);
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(writer);
     let start = Instant::now();
     let mut child = command.spawn().expect("start podinit");
     let status = loop {
@@ -92,9 +106,23 @@ fn a_foreign_proc_is_not_walked() {
         podinit.display()
     );
     let mut command = Command::new("unshare");
-    command.args(["--pid", "--fork", "--kill-child", "--", "bash", "-c", &script]);
+    command.args([
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--",
+        "bash",
+        "-c",
+        &script,
+    ]);
     let finished = run(command);
     assert!(finished.stdout.contains("podinit 3"), "{finished:?}");
-    assert!(finished.stdout.contains("decoys 3"), "a stranger was signalled: {finished:?}");
-    assert!(finished.stderr.contains("another PID namespace"), "{finished:?}");
+    assert!(
+        finished.stdout.contains("decoys 3"),
+        "a stranger was signalled: {finished:?}"
+    );
+    assert!(
+        finished.stderr.contains("another PID namespace"),
+        "{finished:?}"
+    );
 }
