@@ -5,8 +5,8 @@
 //! loop reads and by its deadlines:
 //!
 //! ```text
-//! pre-start handler ─ok─> running ─exit─> draining its tree ─empty─> post-stop handler ─> done
-//!        └─failed───────────────────────────────────────────────────────────────────────> done
+//! waiting -> pre-start -ok-> running -exit-> draining -tree empty-> post-stop -> done
+//!               `-failed------------------------------------------------------> done
 //! ```
 //!
 //! An app's record is written the moment its main process is reaped, before
