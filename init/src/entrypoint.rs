@@ -26,7 +26,7 @@ pub fn run(
     signals: &Signals,
     inherited: Inherited,
 ) -> Result<u8, Error> {
-    // Start the program.
+    // 5. Start the program.
     let program = make_program(options, program, args, inherited)?;
     let child = match program.spawn() {
         Ok(child) => child,
@@ -43,17 +43,20 @@ pub fn run(
         child.as_raw_nonzero()
     );
 
-    // The program holds its own copies of inherited descriptors now.
+    // 6. The program holds its own copies of inherited descriptors now.
     if let Err(error) = spawn::close_inherited_fds(&[signals.raw_fd()]) {
         log::warn!("cannot close inherited descriptors: {error}");
     }
 
-    // From here on podinit must not die before the program does: the loop
+    // 7. From here on podinit must not die before the program does: the loop
     // records and carries on, and only a failing signalfd ends it.
     let status = Supervision::new(options, &program, child).run(signals)?;
     log::debug!("{} ended: {status}", program.name());
 
+    // 8. Stop and reap whatever it left behind.
     stop_leftovers(options, signals)?;
+
+    // 9. Its status is podinit's.
     Ok(exit_code(options, status))
 }
 

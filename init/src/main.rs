@@ -1,7 +1,8 @@
 //! podinit: a minimal static PID 1.
 //!
 //! `main` is the lifecycle in order; the README's "What podinit does, in
-//! order" lists the same steps.
+//! order" lists the same steps with the same numbers (5 to 9 are in
+//! `entrypoint::run`).
 
 mod cli;
 mod entrypoint;
@@ -38,14 +39,14 @@ pub mod exit {
 }
 
 fn main() -> ExitCode {
-    // 1. Block signals before anything else: from here on a signal can
+    // 1-2. Block signals before anything else: from here on a signal can
     //    neither kill podinit nor be lost; it waits in the signalfd.
     let (signals, inherited) = match Signals::block_all() {
         Ok(blocked) => blocked,
         Err(error) => return fail(&Error::system("cannot block signals", error)),
     };
 
-    // 2. Logging and the command line.
+    // 3. Logging and the command line.
     let bad_level = logger::init(|name| env::var(name).ok());
     if let Some(text) = bad_level {
         log::warn!("log level {text:?} is not one of off, error, warn, info, debug, trace, 0-5");
@@ -59,13 +60,13 @@ fn main() -> ExitCode {
     options.apply_env(|name| env::var_os(name));
     logger::raise(options.verbose);
 
-    // 3. Become the reaper of every orphan below podinit; hear of the
+    // 4. Become the reaper of every orphan below podinit; hear of the
     //    parent's death (-p).
     if let Err(error) = reap_and_watch_parent(&options) {
         return fail(&error);
     }
 
-    // 4. Run the program, or the pod, until it and everything it left
+    // 5-9. Run the program, or the pod, until it and everything it left
     //    behind are gone.
     let result = match &options.job {
         Job::Program { program, args } => {
