@@ -318,7 +318,10 @@ impl<'a> Pod<'a> {
                 self.failed_to_start(index, None, reason, status.code());
             }
             Phase::Running { report, .. } => self.main_exited(index, pid, status, &report),
-            Phase::PostStop(_) => self.apps[index].phase = Phase::Done,
+            Phase::PostStop(_) => {
+                self.apps[index].phase = Phase::Done;
+                self.apps[index].kill_at = None;
+            }
             phase => self.apps[index].phase = phase,
         }
     }
@@ -445,14 +448,19 @@ impl<'a> Pod<'a> {
         if let Some(tree) = app.tree.take() {
             tree.remove();
         }
-        app.kill_at = None;
+        // A post-stop handler gets one grace period, like what it cleans
+        // up after: the pod must not wait on it for ever.
+        app.kill_at = signals::deadline_after(self.options.grace);
         match app
             .app
             .event_handler(EventKind::PostStop)
             .map(<[String]>::to_vec)
         {
             Some(exec) => self.start_handler(index, &exec, EventKind::PostStop),
-            None => app.phase = Phase::Done,
+            None => {
+                app.kill_at = None;
+                app.phase = Phase::Done;
+            }
         }
     }
 
@@ -599,9 +607,15 @@ fn open_status_dir(path: &Path) -> Result<StatusDir, PodError> {
 
 /// What the child wrote on its report pipe: why it could not start.
 fn read_report(report: &OwnedFd) -> Option<String> {
-    let mut buffer = [0u8; 1024];
-    match rustix::io::read(report, &mut buffer) {
-        Ok(0) | Err(_) => None,
-        Ok(length) => Some(String::from_utf8_lossy(&buffer[..length]).into_owned()),
+    // The child wrote one message, then exited: read to the end, which is
+    // near, and keep what is there whole.
+    let mut message = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while let Ok(length @ 1..) = rustix::io::read(report, &mut buffer) {
+        message.extend_from_slice(&buffer[..length]);
+        if message.len() >= 64 * 1024 {
+            break;
+        }
     }
+    (!message.is_empty()).then(|| String::from_utf8_lossy(&message).into_owned())
 }

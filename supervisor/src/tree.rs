@@ -72,17 +72,27 @@ fn create_unique(parent: &Path, stem: &str) -> io::Result<PathBuf> {
 }
 
 /// The mount point of the cgroup v2 hierarchy, from /proc/self/mountinfo.
+/// Only a mount of the whole hierarchy as podinit's cgroup namespace sees
+/// it will do: in a cgroup namespace, a mount made outside it shows a root
+/// such as `/..`, and `0::` paths would then lead to the wrong place.
 fn cgroup2_mount() -> io::Result<PathBuf> {
     let mountinfo = fs::read_to_string("/proc/self/mountinfo")?;
-    mountinfo
+    let (root, mount_point) = mountinfo
         .lines()
         .find_map(|line| {
             let (before, after) = line.split_once(" - ")?;
+            let fields: Vec<&str> = before.split(' ').collect();
             after
                 .starts_with("cgroup2 ")
-                .then(|| before.split(' ').nth(4).map(PathBuf::from))?
+                .then(|| (fields.get(3).copied(), fields.get(4).copied()))
         })
-        .ok_or_else(|| io::Error::other("no cgroup2 file system is mounted"))
+        .ok_or_else(|| io::Error::other("no cgroup2 file system is mounted"))?;
+    match (root, mount_point) {
+        (Some("/"), Some(mount_point)) => Ok(PathBuf::from(mount_point)),
+        _ => Err(io::Error::other(
+            "the cgroup2 mount does not show the namespace's root",
+        )),
+    }
 }
 
 /// podinit's own cgroup v2 path, the `0::` line of /proc/self/cgroup.
@@ -171,27 +181,58 @@ impl Tree {
     }
 
     /// Whether no process of the tree is left (zombies excepted: they are
-    /// reaped by the loop).
+    /// reaped by the loop). For a cgroup, `populated` in `cgroup.events`
+    /// counts the cgroups the app made below its own too.
     pub fn is_empty(&self) -> bool {
         match self {
-            Tree::Cgroup(dir) => members(dir).is_empty(),
+            Tree::Cgroup(dir) => fs::read_to_string(dir.join("cgroup.events"))
+                .map(|events| events.lines().any(|line| line == "populated 0"))
+                .unwrap_or(true),
             Tree::Group(pgid) => rustix::process::test_kill_process_group(*pgid).is_err(),
         }
     }
 
-    /// Removes the app's cgroup, once empty.
+    /// Removes the app's cgroup, once empty, with those the app made
+    /// below it.
     pub fn remove(&self) {
         if let Tree::Cgroup(dir) = self {
-            let _ = fs::remove_dir(dir);
+            remove_cgroup(dir);
         }
     }
 }
 
-/// The pids in a cgroup's `cgroup.procs`.
+/// Removes `dir` and the cgroups below it, deepest first.
+fn remove_cgroup(dir: &Path) {
+    for child in subgroups(dir) {
+        remove_cgroup(&child);
+    }
+    if let Err(error) = fs::remove_dir(dir) {
+        log::debug!("cannot remove cgroup {}: {error}", dir.display());
+    }
+}
+
+/// The cgroups directly below `dir`.
+fn subgroups(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_dir()))
+        .map(|entry| entry.path())
+        .collect()
+}
+
+/// The pids in a cgroup's `cgroup.procs` and in those of the cgroups the
+/// app made below it.
 fn members(dir: &Path) -> Vec<Pid> {
     let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-    procs
+    let mut pids: Vec<Pid> = procs
         .lines()
         .filter_map(|line| Pid::from_raw(line.trim().parse().ok()?))
-        .collect()
+        .collect();
+    for child in subgroups(dir) {
+        pids.extend(members(&child));
+    }
+    pids
 }

@@ -205,12 +205,12 @@ fn app_names_are_ac_names() {
 }
 
 #[test]
-fn app_names_are_at_most_512_bytes() {
-    accepted(|p| p["apps"][1]["name"] = json!("a".repeat(512)));
+fn app_names_are_at_most_245_bytes_to_fit_their_status_files() {
+    accepted(|p| p["apps"][1]["name"] = json!("a".repeat(245)));
     assert_eq!(
-        refusal(|p| p["apps"][1]["name"] = json!("a".repeat(513))),
+        refusal(|p| p["apps"][1]["name"] = json!("a".repeat(246))),
         format!(
-            "pod.json: apps[1].name \"{}\"...: is longer than 512 bytes",
+            "pod.json: apps[1].name \"{}\"...: is longer than 245 bytes",
             "a".repeat(64)
         )
     );

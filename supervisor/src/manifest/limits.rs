@@ -22,6 +22,11 @@ pub const MAX_ISOLATORS: usize = 256;
 /// An app, volume or mount-point name, and a user or group name.
 pub const MAX_NAME_BYTES: usize = 512;
 
+/// An app name, tighter: it names the files `<app>` and `<app>.json` of the
+/// status directory and their temporaries `.<app>.json.tmp`, which must fit
+/// a file name's 255 bytes (NAME_MAX).
+pub const MAX_APP_NAME_BYTES: usize = 245;
+
 /// A path, without its terminating NUL: PATH_MAX is 4096 with it.
 pub const MAX_PATH_BYTES: usize = 4095;
 

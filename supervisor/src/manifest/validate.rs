@@ -223,6 +223,10 @@ fn apps(cx: &Ctx<'_>, at: &JsonPath<'_>, raw: Vec<raw::RuntimeApp>) -> Result<Ve
     for (i, app) in raw.into_iter().enumerate() {
         let at = at.index(i);
         ac_name(cx, &at.key("name"), &app.name)?;
+        if app.name.len() > MAX_APP_NAME_BYTES {
+            let limit = MAX_APP_NAME_BYTES;
+            return Err(cx.bad(&at.key("name"), &app.name, Rule::TooLong { limit }));
+        }
         names.check(cx, i, &app.name)?;
         out.push(runtime_app(cx, &at, app)?);
     }
