@@ -346,7 +346,7 @@ impl Flags {
             'e' => options
                 .expect_exit
                 .push(value.parse().map_err(|_| bad("not a code 0-255"))?),
-            'p' => options.pdeathsig = Some(parse_pdeathsig(value).map_err(|why| bad(why))?),
+            'p' => options.pdeathsig = Some(parse_pdeathsig(value).map_err(&bad)?),
             'G' => options.grace = parse_duration(value).ok_or_else(|| bad("not a duration"))?,
             'T' => {
                 let timeout = parse_duration(value).ok_or_else(|| bad("not a duration"))?;
