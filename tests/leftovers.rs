@@ -7,10 +7,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use podinit_tests::{Finished, as_pid1, have_root, podinit, run, workload_arg};
-
-/// The workload's leftovers (tests/workload/tree.rs).
-const ROLES: [&str; 5] = ["plain", "group", "session", "stopped", "orphan"];
+use podinit_tests::{Finished, as_pid1, assert_every_role, have_root, podinit, run, workload_arg};
 
 /// podinit, not PID 1, under the workload's stand-in PID 1 in a fresh PID
 /// namespace, next to a decoy that is not podinit's descendant. The
@@ -22,17 +19,6 @@ fn not_pid1_beside_a_decoy(args: &[&str]) -> Command {
     command.args([&workload_arg(), "host", "--"]);
     command.arg(podinit()).args(args);
     command
-}
-
-/// Asserts that stdout holds `<event> <role>` for every role.
-fn assert_every_role(finished: &Finished, event: &str) {
-    for role in ROLES {
-        let line = format!("{event} {role}");
-        assert!(
-            finished.stdout.lines().any(|l| l == line),
-            "no `{line}`: {finished:?}"
-        );
-    }
 }
 
 /// Asserts what the stand-in PID 1 saw once podinit had exited.

@@ -11,23 +11,10 @@ use nix::unistd::Pid;
 use podinit_tests::pod::{
     App, GRACE, GRACE_MS, PodDir, TestCgroup, processes_in_namespace_of, wait_until,
 };
-use podinit_tests::{Finished, Run, have_root, pod_as_pid1, run, workload_arg};
-
-/// The workload's leftovers (tests/workload/tree.rs).
-const ROLES: [&str; 5] = ["plain", "group", "session", "stopped", "orphan"];
+use podinit_tests::{Run, assert_every_role, have_root, pod_as_pid1, run, workload_arg};
 
 /// How the kernel names the workload in /proc/<pid>/comm (15 bytes).
 const WORKLOAD_COMM: &str = "podinit-workloa";
-
-fn assert_every_role(finished: &Finished, event: &str) {
-    for role in ROLES {
-        let line = format!("{event} {role}");
-        assert!(
-            finished.stdout.lines().any(|l| l == line),
-            "no `{line}`: {finished:?}"
-        );
-    }
-}
 
 /// An app that writes `out/<name>` on SIGTERM and exits 0; `out/<name>-ready`
 /// once its trap is set.

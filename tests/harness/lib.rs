@@ -200,6 +200,23 @@ impl Run {
     }
 }
 
+/// The leftovers the workload's `leave` starts, each a different way out
+/// of the program's reach: a plain child, one in its own process group, one
+/// in its own session, one stopped, and one double-forked (re-parented to
+/// podinit). Each prints `term <role>` on SIGTERM.
+pub const LEFTOVER_ROLES: [&str; 5] = ["plain", "group", "session", "stopped", "orphan"];
+
+/// Asserts that stdout holds `<event> <role>` for every leftover role.
+pub fn assert_every_role(finished: &Finished, event: &str) {
+    for role in LEFTOVER_ROLES {
+        let line = format!("{event} {role}");
+        assert!(
+            finished.stdout.lines().any(|l| l == line),
+            "no `{line}`: {finished:?}"
+        );
+    }
+}
+
 /// Runs `command` to the end (at most 30 s).
 pub fn run(command: Command) -> Finished {
     Run::start(command).finish_within(Duration::from_secs(30))

@@ -36,10 +36,8 @@ impl Mode {
 /// wait for it rather than exit as soon as the signal is sent.
 const LINGER: Duration = Duration::from_millis(150);
 
-/// The leftovers, each a different way out of the program's reach:
-/// a plain child, one in its own process group, one in its own session,
-/// one stopped, and one double-forked (re-parented to podinit).
-pub const ROLES: [&str; 5] = ["plain", "group", "session", "stopped", "orphan"];
+/// The leftovers: the harness's list, shared with the tests that check them.
+use podinit_tests::LEFTOVER_ROLES as ROLES;
 
 /// Starts one leftover per role, waits until each is ready (and the
 /// stopped one stopped), then returns `code` for the program to exit with.
