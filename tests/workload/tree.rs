@@ -11,6 +11,8 @@ use nix::unistd::{Pid, getpid, pause, setpgid, setsid};
 
 use crate::proc;
 use crate::sys::{self, say, spawn};
+// The leftovers: the harness's list, shared with the tests that check them.
+use podinit_tests::LEFTOVER_ROLES as ROLES;
 
 /// What a leftover does with SIGTERM.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -35,9 +37,6 @@ impl Mode {
 /// How long an obeying leftover takes to stop after SIGTERM: podinit must
 /// wait for it rather than exit as soon as the signal is sent.
 const LINGER: Duration = Duration::from_millis(150);
-
-/// The leftovers: the harness's list, shared with the tests that check them.
-use podinit_tests::LEFTOVER_ROLES as ROLES;
 
 /// Starts one leftover per role, waits until each is ready (and the
 /// stopped one stopped), then returns `code` for the program to exit with.
