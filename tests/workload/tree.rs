@@ -9,10 +9,11 @@ use nix::sys::signal::{Signal, raise};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, getpid, pause, setpgid, setsid};
 
-use crate::proc;
-use crate::sys::{self, say, spawn};
 // The leftovers: the harness's list, shared with the tests that check them.
 use podinit_tests::LEFTOVER_ROLES as ROLES;
+
+use crate::proc;
+use crate::sys::{self, say, spawn};
 
 /// What a leftover does with SIGTERM.
 #[derive(Clone, Copy, PartialEq, Eq)]
