@@ -1,13 +1,18 @@
-//! The artefact that ships: one statically linked binary of at most
-//! 450 KiB, which runs where there is nothing else.
+//! The artefact that ships: one statically linked binary, within its size
+//! budget, which runs where there is nothing else. The slim build, the
+//! container init alone, has the tighter budget of a tini replacement.
 
 use std::fs;
+use std::path::Path;
 use std::process::Command;
 
-use podinit_tests::{have_root, podinit, run, scratch_dir, workload};
+use podinit_tests::{have_root, podinit, run, scratch_dir, slim_podinit, workload};
 
-/// The size budget of the artefact.
-const BUDGET: u64 = 450 * 1024;
+/// The size budget of the artefact: all three jobs in one binary.
+const BUDGET: u64 = 768 * 1024;
+
+/// The size budget of the slim build (`--no-default-features`).
+const SLIM_BUDGET: u64 = 450 * 1024;
 
 const PT_DYNAMIC: u32 = 2;
 const PT_INTERP: u32 = 3;
@@ -64,7 +69,12 @@ fn dynamic_tags(elf: &[u8], dynamic: &Segment) -> Vec<u64> {
 /// needed. A static PIE has a dynamic section, but needs nothing.
 #[test]
 fn artefact_is_statically_linked() {
-    let elf = fs::read(podinit()).expect("read the artefact");
+    assert_static(&podinit());
+    assert_static(&slim_podinit());
+}
+
+fn assert_static(path: &Path) {
+    let elf = fs::read(path).expect("read the artefact");
     let segments = segments(&elf);
     assert!(!segments.is_empty(), "no program headers");
     assert!(
@@ -80,9 +90,15 @@ fn artefact_is_statically_linked() {
 }
 
 #[test]
-fn artefact_is_at_most_450_kib() {
+fn artefact_is_at_most_768_kib() {
     let size = fs::metadata(podinit()).expect("stat the artefact").len();
     assert!(size <= BUDGET, "{size} bytes, over the budget of {BUDGET}");
+}
+
+#[test]
+fn slim_build_is_at_most_450_kib() {
+    let size = fs::metadata(slim_podinit()).expect("stat the slim build").len();
+    assert!(size <= SLIM_BUDGET, "{size} bytes, over the budget of {SLIM_BUDGET}");
 }
 
 /// In a root holding only podinit and the (static) workload: no libc, no

@@ -11,7 +11,7 @@ use nix::unistd::Pid;
 use podinit_tests::pod::{
     App, GRACE, GRACE_MS, PodDir, TestCgroup, processes_in_namespace_of, wait_until,
 };
-use podinit_tests::{Run, assert_every_role, have_root, pod_as_pid1, run, workload_arg};
+use podinit_tests::{Run, assert_every_role, have_root, as_pid1, run, workload_arg};
 
 /// How the kernel names the workload in /proc/<pid>/comm (15 bytes).
 const WORKLOAD_COMM: &str = "podinit-workloa";
@@ -189,7 +189,7 @@ fn pods_side_by_side_in_one_cgroup_leave_each_other_alone() {
             "--status-dir",
             status.to_str().expect("utf-8"),
         ];
-        pod_as_pid1(&args)
+        as_pid1(&args)
     };
     let quiet_run = Run::start(command(&quiet));
     let rough_finished = run(command(&rough));

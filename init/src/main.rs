@@ -74,11 +74,9 @@ fn main() -> ExitCode {
         }
         #[cfg(feature = "pod")]
         Job::Pod(job) => podmode::run(&options, job, &signals),
-        // TODO: pod mode ships once it fits the 450 KiB budget: its manifest
-        // parser alone is larger than the room left (see the README).
         #[cfg(not(feature = "pod"))]
         Job::Pod(_) => Err(Error::Usage(UsageError(
-            "--pod: this podinit was built without pod mode (cargo feature \"pod\")".into(),
+            "--pod: this podinit is the slim build, without pod mode".into(),
         ))),
     };
     match result {

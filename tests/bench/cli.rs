@@ -24,8 +24,6 @@ options:
   --only LIST          comma-separated measurements to make (default: all of
                        startup,reap,signals,pod); sizes are always reported
   --podinit PATH       the podinit binary (default: `podinit` next to this program)
-  --pod-build PATH     podinit built with pod mode (default: TARGET/pod/TRIPLE/release/podinit
-                       for this program's TARGET/TRIPLE/release/podinit-bench)
   --rounds N           rounds of every measurement, whose median is reported (default 7;
                        quick 1)
   --runs N             start-ups of each init, split over the rounds (default 1000; quick 200)
@@ -46,7 +44,6 @@ pub struct Options {
     pub inits: Vec<&'static str>,
     pub sections: Sections,
     pub podinit: Option<PathBuf>,
-    pub pod_build: Option<PathBuf>,
     pub rounds: usize,
     pub runs: usize,
     pub orphans: usize,
@@ -92,7 +89,6 @@ struct Given {
     inits: Option<Vec<&'static str>>,
     sections: Option<Sections>,
     podinit: Option<PathBuf>,
-    pod_build: Option<PathBuf>,
     rounds: Option<usize>,
     runs: Option<usize>,
     orphans: Option<usize>,
@@ -126,7 +122,6 @@ pub fn parse(args: &[String]) -> Result<Command> {
             "--inits" => given.inits = Some(parse_inits(&value()?)?),
             "--only" => given.sections = Some(parse_sections(&value()?)?),
             "--podinit" => given.podinit = Some(PathBuf::from(value()?)),
-            "--pod-build" => given.pod_build = Some(PathBuf::from(value()?)),
             "--rounds" => given.rounds = Some(parse_count(name, &value()?)?),
             "--runs" => given.runs = Some(parse_count(name, &value()?)?),
             "--orphans" => given.orphans = Some(parse_count(name, &value()?)?),
@@ -149,7 +144,6 @@ impl Given {
             inits: self.inits.unwrap_or_else(|| INITS.to_vec()),
             sections: self.sections.unwrap_or(Sections::ALL),
             podinit: self.podinit,
-            pod_build: self.pod_build,
             rounds: self.rounds.unwrap_or(rounds),
             runs: self.runs.unwrap_or(runs),
             orphans: self.orphans.unwrap_or(20_000),

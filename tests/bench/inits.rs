@@ -46,27 +46,6 @@ pub fn default_podinit() -> Result<PathBuf> {
     Ok(exe.with_file_name("podinit"))
 }
 
-/// Where the pod-mode build is left for this benchmark's build: this program is
-/// `TARGET/TRIPLE/release/podinit-bench`, the pod build `TARGET/pod/TRIPLE/release/podinit`
-/// (`cargo build --release -p podinit --features pod --target-dir TARGET/pod`).
-pub fn default_pod_build() -> Result<PathBuf> {
-    let exe = env::current_exe().context(|| "failed to find the benchmark's own binary".into())?;
-    let release = exe.parent();
-    let triple = release.and_then(Path::parent);
-    let target = triple.and_then(Path::parent);
-    match (release, triple, target) {
-        (Some(release), Some(triple), Some(target)) => Ok(target
-            .join("pod")
-            .join(triple.file_name().unwrap_or_default())
-            .join(release.file_name().unwrap_or_default())
-            .join("podinit")),
-        _ => Err(Error::new(format!(
-            "no build directory above {}",
-            exe.display()
-        ))),
-    }
-}
-
 fn search_path(name: &str) -> Option<PathBuf> {
     let dirs = env::var_os("PATH")?;
     env::split_paths(&dirs)

@@ -157,14 +157,14 @@ enum PodSection {
 }
 
 fn measure_pod(options: &Options) -> Result<PodSection> {
-    let path = match &options.pod_build {
+    let path = match &options.podinit {
         Some(path) => path.clone(),
-        None => inits::default_pod_build()?,
+        None => inits::default_podinit()?,
     };
     let Some(build) = inits::locate("podinit", Some(&path))? else {
         eprintln!(
             "podinit-bench: pod build missing: {} does not exist; build it with `cargo build \
-             --release -p podinit --features pod --target-dir target/pod`. Skipping pod start-up.",
+             --release -p podinit`. Skipping pod start-up.",
             path.display()
         );
         return Ok(PodSection::Missing(path));

@@ -35,13 +35,14 @@ pub fn podinit() -> PathBuf {
     release_binary("podinit")
 }
 
-/// podinit built with pod mode (`--features pod`, into `target/pod`).
-pub fn podinit_with_pod() -> PathBuf {
-    let path = root().join("target/pod/x86_64-unknown-linux-musl/release/podinit");
+/// The slim podinit, the container init alone (`--no-default-features`,
+/// into `target/slim`).
+pub fn slim_podinit() -> PathBuf {
+    let path = root().join("target/slim/x86_64-unknown-linux-musl/release/podinit");
     assert!(
         path.is_file(),
-        "{} is missing: build it with `cargo build --release -p podinit --features pod \
-         --target-dir target/pod` (musl-target/test does)",
+        "{} is missing: build it with `cargo build --release -p podinit \
+         --no-default-features --target-dir target/slim` (musl-target/test does)",
         path.display()
     );
     path
@@ -89,11 +90,6 @@ pub fn have_root() -> bool {
 /// `--kill-child` makes sure nothing outlives a failed test.
 pub fn as_pid1(args: &[&str]) -> Command {
     in_new_pid_namespace(&[], podinit(), args)
-}
-
-/// Like [`as_pid1`], for podinit built with pod mode ([`podinit_with_pod`]).
-pub fn pod_as_pid1(args: &[&str]) -> Command {
-    in_new_pid_namespace(&[], podinit_with_pod(), args)
 }
 
 /// Like [`as_pid1`], with `wrapper` (a program and its arguments) between

@@ -4,7 +4,7 @@
 //!
 //! Apps run in podinit's own root, so they use the host's `/bin/sh`,
 //! coreutils and users. Each run starts podinit as PID 1 of a fresh PID
-//! and mount namespace, as [`pod_as_pid1`](crate::pod_as_pid1) does, but
+//! and mount namespace, as [`as_pid1`](crate::as_pid1) does, but
 //! inside a cgroup v2 directory of its own ([`TestCgroup`]), so that a test
 //! can check what podinit leaves there and nothing outlives the test.
 
@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::{podinit_with_pod, scratch_dir};
+use crate::{podinit, scratch_dir};
 
 /// The grace period most pod tests give: short, so that a test waiting
 /// for a SIGKILL stays fast.
@@ -312,7 +312,7 @@ pub fn podinit_in(cgroup: &TestCgroup, setup: &str) -> Command {
     let mut command = Command::new("unshare");
     command.args(["--pid", "--fork", "--mount-proc", "--kill-child", "--"]);
     command.args(["/bin/sh", "-c", &script, "pod-wrapper"]);
-    command.arg(podinit_with_pod());
+    command.arg(podinit());
     command
 }
 
