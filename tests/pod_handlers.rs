@@ -128,4 +128,5 @@ fn a_pre_start_that_hangs_is_stopped_with_the_pod() {
         "",
         "the app started after its pod stopped"
     );
+    assert_eq!(pod.status_code("never"), 143, "recorded as never started");
 }

@@ -135,3 +135,31 @@ fn under_main_a_stopped_pod_exits_with_the_main_apps_status() {
     assert_eq!(finished.code, 137, "web was SIGKILLed: {finished:?}");
     assert_eq!(pod.status_code("web"), 137);
 }
+
+/// Regression: a `main=` pod stopped while its main app was still in its
+/// pre-start handler exited 0, and the app had no record.
+#[test]
+fn term_before_the_main_app_started_gives_its_never_started_status() {
+    if !have_root() {
+        return;
+    }
+    let pod = PodDir::new("term-before-main");
+    let cgroup = TestCgroup::new("term-before-main");
+    let ready = pod.out("web-pre-start");
+    let web = App::sh("web", "exit 0").pre_start(&[
+        "/bin/sh",
+        "-c",
+        &format!("touch {ready}; while :; do sleep 0.05; done"),
+    ]);
+    pod.write(&[web, ignorer(&pod, "sidecar")]);
+    let running = Run::start(pod.command(&cgroup, &["--grace", GRACE, "--exit-policy", "main=web"]));
+    pod.wait_out("web-pre-start", Duration::from_secs(10));
+    wait_ready(&pod, &["sidecar"]);
+    signal(&running, Signal::SIGTERM);
+    let finished = running.finish_within(Duration::from_secs(10));
+    assert_eq!(finished.code, 143, "{finished:?}");
+    assert_eq!(pod.status_code("web"), 143);
+    let record = pod.record("web").expect("web's JSON record");
+    assert!(record.contains("stopped before the app started"), "{record}");
+    assert_eq!(pod.status_code("sidecar"), 137, "sidecar ignores TERM");
+}

@@ -241,6 +241,9 @@ impl Default for Options {
 impl Flags {
     /// The arguments ended without a program: fine with `--pod`.
     fn finish_pod(self) -> Result<Command, UsageError> {
+        if self.pod.is_some() {
+            self.program_only_options()?;
+        }
         let Some(manifest) = self.pod else {
             return Err(missing_program());
         };
@@ -261,6 +264,26 @@ impl Flags {
         ];
         match stray.iter().find(|(given, _)| *given) {
             Some((_, name)) => Err(UsageError(format!("{name} needs --pod"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses options about the one program given with `--pod`: a pod
+    /// has several apps, and an option that would be silently ignored is
+    /// worse than one refused.
+    fn program_only_options(&self) -> Result<(), UsageError> {
+        let options = &self.options;
+        let stray = [
+            (!options.expect_exit.is_empty(), "-e"),
+            (options.forward == Forward::Child, "-c"),
+            (!options.rewrites.is_empty(), "--rewrite"),
+            (options.stop_timeout.is_some(), "--stop-timeout"),
+            (options.keep_signals, "--keep-signals"),
+        ];
+        match stray.iter().find(|(given, _)| *given) {
+            Some((_, name)) => Err(UsageError(format!(
+                "{name} applies to a program, not to --pod"
+            ))),
             None => Ok(()),
         }
     }
@@ -352,17 +375,26 @@ impl Flags {
                 let timeout = parse_duration(value).ok_or_else(|| bad("not a duration"))?;
                 options.stop_timeout = Some(timeout);
             }
-            'P' => self.pod = Some(value.into()),
-            'D' => self.status_dir = Some(value.into()),
+            'P' => once(&mut self.pod, shown, value.into())?,
+            'D' => once(&mut self.status_dir, shown, value.into())?,
             'X' => {
                 let policy =
                     ExitPolicy::parse(value).ok_or_else(|| bad("must be all, any or main=APP"))?;
-                self.policy = Some(policy);
+                once(&mut self.policy, shown, policy)?;
             }
             _ => unreachable!("every valued option in LONG is handled"),
         }
         Ok(())
     }
+}
+
+/// Sets an option that makes no sense twice: the second would silently win.
+fn once<T>(slot: &mut Option<T>, shown: &str, value: T) -> Result<(), UsageError> {
+    if slot.is_some() {
+        return Err(UsageError(format!("{shown} given twice")));
+    }
+    *slot = Some(value);
+    Ok(())
 }
 
 fn next_value(
@@ -570,6 +602,27 @@ mod tests {
         assert_eq!(
             usage(&["--pod", "p", "--exit-policy", "some"]),
             r#"--exit-policy "some": must be all, any or main=APP"#
+        );
+        assert_eq!(
+            usage(&["--pod", "p", "--exit-policy", "any", "--exit-policy=all"]),
+            "--exit-policy given twice"
+        );
+        assert_eq!(usage(&["--pod", "p", "--pod", "q"]), "--pod given twice");
+        for (args, name) in [
+            (&["-e", "3"][..], "-e"),
+            (&["-c"][..], "-c"),
+            (&["-r", "USR1:USR2"][..], "--rewrite"),
+            (&["--stop-timeout", "1s"][..], "--stop-timeout"),
+            (&["--keep-signals"][..], "--keep-signals"),
+        ] {
+            let mut all = args.to_vec();
+            all.extend(["--pod", "p"]);
+            let expected = format!("{name} applies to a program, not to --pod");
+            assert_eq!(usage(&all), expected);
+        }
+        assert_eq!(
+            usage(&["--status-dir", "a", "--status-dir", "b"]),
+            "--status-dir given twice"
         );
     }
 

@@ -231,8 +231,7 @@ impl<'a> Pod<'a> {
     /// app itself.
     fn start(&mut self, index: usize) {
         if self.stopping {
-            self.apps[index].phase = Phase::Done;
-            return;
+            return self.stopped_before_start(index);
         }
         if let Err(reason) = &self.apps[index].credentials {
             return self.failed_to_start(index, None, reason.clone(), CANNOT_SET_UP);
@@ -311,7 +310,7 @@ impl<'a> Pod<'a> {
             return;
         };
         match std::mem::replace(&mut self.apps[index].phase, Phase::Draining) {
-            Phase::PreStart(_) if self.stopping => self.apps[index].phase = Phase::Done,
+            Phase::PreStart(_) if self.stopping => self.stopped_before_start(index),
             Phase::PreStart(_) if status == ExitStatus::Code(0) => self.start_main(index),
             Phase::PreStart(_) => {
                 let reason = format!("pre-start handler failed: {status}");
@@ -374,6 +373,18 @@ impl<'a> Pod<'a> {
         self.apply_policy(index, status);
     }
 
+    /// Records that the pod stopped before app `index` started: it never
+    /// ran, so it gets the status a SIGTERM would have given it, and with
+    /// `main=` that decides the pod's code as the app's own exit would have.
+    fn stopped_before_start(&mut self, index: usize) {
+        log::info!("app {}: the pod stopped before it started", self.apps[index].name);
+        let reason = "the pod stopped before the app started".to_owned();
+        let status = ExitStatus::Killed(Signal::TERM).code();
+        self.write_record(index, None, Outcome::FailedToStart { reason, status });
+        self.apps[index].phase = Phase::Done;
+        self.apply_policy(index, status);
+    }
+
     fn write_record(&mut self, index: usize, pid: Option<Pid>, outcome: Outcome) {
         let record = Record {
             app: self.apps[index].name.clone(),
@@ -413,12 +424,13 @@ impl<'a> Pod<'a> {
     fn stop_pod(&mut self) {
         self.stopping = true;
         let kill_at = signals::deadline_after(self.options.grace);
+        for index in 0..self.apps.len() {
+            if matches!(self.apps[index].phase, Phase::Waiting) {
+                self.stopped_before_start(index);
+            }
+        }
         for app in &mut self.apps {
             match &app.phase {
-                Phase::Waiting => {
-                    app.phase = Phase::Done;
-                    continue;
-                }
                 Phase::PreStart(pid) | Phase::PostStop(pid) => {
                     let _ = signals::send(Target::Group(*pid), Signal::TERM);
                 }
@@ -428,7 +440,8 @@ impl<'a> Pod<'a> {
                         tree.signal(Signal::CONT);
                     }
                 }
-                Phase::Done => continue,
+                // Waiting apps were recorded as never started just above.
+                Phase::Waiting | Phase::Done => continue,
             }
             if app.kill_at.is_none() {
                 app.kill_at = kill_at;

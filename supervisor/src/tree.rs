@@ -24,7 +24,7 @@ pub struct CgroupRoot {
 }
 
 impl CgroupRoot {
-    /// Creates `podinit-<pid>-<n>` below podinit's own cgroup v2 directory;
+    /// Creates `podinit-<random>` below podinit's own cgroup v2 directory;
     /// `None` (with the reason logged at debug) where that is impossible.
     pub fn create() -> Option<CgroupRoot> {
         match Self::try_create() {
@@ -40,7 +40,7 @@ impl CgroupRoot {
         let mount = cgroup2_mount()?;
         let own = own_cgroup()?;
         let parent = mount.join(own.trim_start_matches('/'));
-        let dir = create_unique(&parent, &format!("podinit-{}", std::process::id()))?;
+        let dir = create_unique(&parent)?;
         if !dir.join("cgroup.kill").exists() {
             let _ = fs::remove_dir(&dir);
             return Err(io::Error::other(
@@ -56,12 +56,13 @@ impl CgroupRoot {
     }
 }
 
-/// Creates `<parent>/<stem>-<n>` for the first `n` not taken: several
-/// pods may run at once, each podinit as PID 1 of its own namespace, so the
-/// pid alone does not make the name unique.
-fn create_unique(parent: &Path, stem: &str) -> io::Result<PathBuf> {
-    for n in 0..1000 {
-        let dir = parent.join(format!("{stem}-{n}"));
+/// Creates `<parent>/podinit-<random>`. Several pods may run at once, each
+/// podinit as PID 1 of its own namespace, so a pid would not make the name
+/// unique; and a SIGKILLed podinit leaves its directory behind, which a
+/// counter would trip over for ever.
+fn create_unique(parent: &Path) -> io::Result<PathBuf> {
+    for _ in 0..8 {
+        let dir = parent.join(format!("podinit-{:016x}", unique_number()));
         match fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),
             Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -69,6 +70,23 @@ fn create_unique(parent: &Path, stem: &str) -> io::Result<PathBuf> {
         }
     }
     Err(io::Error::from(io::ErrorKind::AlreadyExists))
+}
+
+/// A number no other podinit is likely to pick. Uniqueness, not secrecy,
+/// is wanted, so the pool need not be ready: early in a machine's boot a
+/// blocking read could stall PID 1. Kernels before 5.6 refuse the flag;
+/// the clock and the pid then have to do.
+fn unique_number() -> u64 {
+    let mut bytes = [0u8; 8];
+    match rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::INSECURE) {
+        Ok(8) => u64::from_ne_bytes(bytes),
+        _ => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            (now.as_nanos() as u64) ^ (u64::from(std::process::id()) << 32)
+        }
+    }
 }
 
 /// The mount point of the cgroup v2 hierarchy, from /proc/self/mountinfo.
