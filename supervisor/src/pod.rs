@@ -14,8 +14,10 @@
 //! follows the exit policy.
 //!
 //! XXX: the loop allocates when an app changes phase (record text, handler
-//! programs, messages); forwarding signals and reaping orphans, what a
-//! flood can drive, do not. Capacity is bounded by the manifest's limits.
+//! programs, messages): a bounded number of times per app, accepted to keep
+//! those paths plain. What a flood can drive does not allocate: forwarding
+//! a signal, reaping an orphan, asking whether a tree is empty (see
+//! `tree`). Capacity is bounded by the manifest's limits.
 //!
 //! TODO: moving a child into its cgroup costs 10 to 16 ms on kernels that
 //! wait for an RCU grace period on every move; clone3 with

@@ -7,10 +7,14 @@
 //! one, the app's process group stands in for the tree, and processes that
 //! leave it escape (the README says so).
 
+use std::ffi::CStr;
 use std::fs;
 use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use rustix::fs::{FileType, Mode, OFlags, RawDir, openat};
 use rustix::process::Pid;
 
 use crate::signals::{self, Signal, Target};
@@ -123,13 +127,25 @@ fn own_cgroup() -> io::Result<String> {
 }
 
 /// The processes of one app.
+///
+/// Signalling a tree and asking whether it is empty happen in the loop, as
+/// often as signals and orphans arrive: they allocate nothing, reading the
+/// cgroup's files through descriptors into buffers on the stack.
 #[derive(Debug)]
 pub enum Tree {
-    /// The app's own cgroup directory.
-    Cgroup(PathBuf),
+    /// The app's own cgroup: its path, and the directory opened once.
+    Cgroup(PathBuf, OwnedFd),
     /// The app's process group, led by its first process.
     Group(Pid),
 }
+
+/// How deep below an app's cgroup the cgroups it made get SIGTERM one by
+/// one: it bounds podinit's stack. Deeper ones still get SIGKILL, which
+/// `cgroup.kill` sends to the whole subtree.
+const MAX_DEPTH: usize = 16;
+
+/// Open flags for a cgroup directory or file: read-only, never inherited.
+const READ: OFlags = OFlags::RDONLY.union(OFlags::CLOEXEC);
 
 /// A tree about to be started: its cgroup is made before the fork, so the
 /// child can join it.
@@ -171,9 +187,17 @@ impl Plan {
 
     /// The tree once its first process `pid` exists.
     pub fn started(self, pid: Pid) -> Tree {
-        match self {
-            Plan::Cgroup(dir) => Tree::Cgroup(dir),
-            Plan::Group => Tree::Group(pid),
+        let Plan::Cgroup(dir) = self else {
+            return Tree::Group(pid);
+        };
+        match rustix::fs::open(&dir, READ | OFlags::DIRECTORY, Mode::empty()) {
+            Ok(fd) => Tree::Cgroup(dir, fd),
+            Err(error) => {
+                // The child joined the cgroup (or failed to start): its
+                // process group is the next best thing.
+                log::warn!("cannot open cgroup {}: {error}: using its process group", dir.display());
+                Tree::Group(pid)
+            }
         }
     }
 }
@@ -182,16 +206,12 @@ impl Tree {
     /// Sends `signal` to every process of the tree.
     pub fn signal(&self, signal: Signal) {
         match self {
-            Tree::Cgroup(dir) if signal == Signal::KILL => {
-                if let Err(error) = fs::write(dir.join("cgroup.kill"), "1") {
+            Tree::Cgroup(dir, fd) if signal == Signal::KILL => {
+                if let Err(error) = write_kill(fd.as_fd()) {
                     log::debug!("cannot write {}/cgroup.kill: {error}", dir.display());
                 }
             }
-            Tree::Cgroup(dir) => {
-                for pid in members(dir) {
-                    let _ = signals::send(Target::Process(pid), signal);
-                }
-            }
+            Tree::Cgroup(_, fd) => signal_members(fd.as_fd(), signal, 0),
             Tree::Group(pgid) => {
                 let _ = signals::send(Target::Group(*pgid), signal);
             }
@@ -203,9 +223,7 @@ impl Tree {
     /// counts the cgroups the app made below its own too.
     pub fn is_empty(&self) -> bool {
         match self {
-            Tree::Cgroup(dir) => fs::read_to_string(dir.join("cgroup.events"))
-                .map(|events| events.lines().any(|line| line == "populated 0"))
-                .unwrap_or(true),
+            Tree::Cgroup(_, fd) => !is_populated(fd.as_fd()).unwrap_or(false),
             Tree::Group(pgid) => rustix::process::test_kill_process_group(*pgid).is_err(),
         }
     }
@@ -213,7 +231,7 @@ impl Tree {
     /// Removes the app's cgroup, once empty, with those the app made
     /// below it.
     pub fn remove(&self) {
-        if let Tree::Cgroup(dir) = self {
+        if let Tree::Cgroup(dir, _) = self {
             remove_cgroup(dir);
         }
     }
@@ -241,16 +259,97 @@ fn subgroups(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The pids in a cgroup's `cgroup.procs` and in those of the cgroups the
-/// app made below it.
-fn members(dir: &Path) -> Vec<Pid> {
-    let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-    let mut pids: Vec<Pid> = procs
-        .lines()
-        .filter_map(|line| Pid::from_raw(line.trim().parse().ok()?))
-        .collect();
-    for child in subgroups(dir) {
-        pids.extend(members(&child));
+fn write_kill(cgroup: BorrowedFd<'_>) -> io::Result<()> {
+    let kill = openat(cgroup, c"cgroup.kill", OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
+    rustix::io::write(&kill, b"1")?;
+    Ok(())
+}
+
+/// Whether `cgroup.events` says a process is left in the cgroup or below
+/// it: the file is a few short lines, read whole into a small buffer.
+fn is_populated(cgroup: BorrowedFd<'_>) -> io::Result<bool> {
+    let events = openat(cgroup, c"cgroup.events", READ, Mode::empty())?;
+    let mut buffer = [0u8; 256];
+    let length = rustix::io::read(&events, &mut buffer)?;
+    let text = &buffer[..length];
+    Ok(!text.split(|&byte| byte == b'\n').any(|line| line == b"populated 0"))
+}
+
+/// Sends `signal` to every process in the cgroup `cgroup` and, to
+/// `MAX_DEPTH`, in the cgroups the app made below it.
+fn signal_members(cgroup: BorrowedFd<'_>, signal: Signal, depth: usize) {
+    if let Ok(procs) = openat(cgroup, c"cgroup.procs", READ, Mode::empty()) {
+        for_each_pid(&procs, |pid| {
+            let _ = signals::send(Target::Process(pid), signal);
+        });
     }
-    pids
+    if depth < MAX_DEPTH {
+        for_each_subgroup(cgroup, |child| signal_members(child, signal, depth + 1));
+    }
+}
+
+/// Calls `each` with every pid of a `cgroup.procs` file, one decimal per
+/// line, read in chunks: a number may straddle two reads.
+fn for_each_pid(procs: &OwnedFd, mut each: impl FnMut(Pid)) {
+    let mut buffer = [0u8; 512];
+    let mut number: i32 = 0;
+    while let Ok(length @ 1..) = rustix::io::read(procs, &mut buffer) {
+        for &byte in &buffer[..length] {
+            match byte {
+                b'0'..=b'9' => {
+                    number = number.saturating_mul(10).saturating_add(i32::from(byte - b'0'))
+                }
+                _ => {
+                    if let Some(pid) = Pid::from_raw(number) {
+                        each(pid);
+                    }
+                    number = 0;
+                }
+            }
+        }
+    }
+    if let Some(pid) = Pid::from_raw(number) {
+        each(pid);
+    }
+}
+
+/// Calls `each` with every cgroup directly below `cgroup`, opened.
+fn for_each_subgroup(cgroup: BorrowedFd<'_>, mut each: impl FnMut(BorrowedFd<'_>)) {
+    // Reading entries moves a descriptor's offset: list through one of
+    // our own, not the tree's.
+    let Ok(listing) = openat(cgroup, c".", READ | OFlags::DIRECTORY, Mode::empty()) else {
+        return;
+    };
+    let mut buffer = [MaybeUninit::<u8>::uninit(); 1024];
+    let mut entries = RawDir::new(listing, &mut buffer);
+    while let Some(Ok(entry)) = entries.next() {
+        let name: &CStr = entry.file_name();
+        if entry.file_type() != FileType::Directory || name == c"." || name == c".." {
+            continue;
+        }
+        if let Ok(child) = openat(cgroup, name, READ | OFlags::DIRECTORY, Mode::empty()) {
+            each(child.as_fd());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// More pids than one read holds, so that some straddle two reads,
+    /// and a last one with no newline.
+    #[test]
+    fn every_pid_of_a_procs_file_is_read() {
+        let pids: Vec<i32> = (1..400).map(|n| n * 7919).collect();
+        let mut text: String = pids.iter().map(|pid| format!("{pid}\n")).collect();
+        text.push_str("4194304");
+        let (reader, writer) = rustix::pipe::pipe().expect("a pipe");
+        std::thread::spawn(move || rustix::io::write(&writer, text.as_bytes()));
+        let mut seen = Vec::new();
+        for_each_pid(&reader, |pid| seen.push(pid.as_raw_nonzero().get()));
+        let mut expected = pids;
+        expected.push(4_194_304);
+        assert_eq!(seen, expected);
+    }
 }
