@@ -50,6 +50,11 @@ impl CgroupRoot {
         Ok(CgroupRoot { dir })
     }
 
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Removes the directory once every app cgroup in it is gone.
     pub fn remove(&self) {
         let _ = fs::remove_dir(&self.dir);
@@ -198,6 +203,29 @@ impl Tree {
         if let Tree::Cgroup(dir) = self {
             remove_cgroup(dir);
         }
+    }
+}
+
+/// Kills whatever is left in `dir`, the [`CgroupRoot`] directory of a pod
+/// that ended without removing it (killed outright), and removes it with
+/// everything below. A directory already gone is fine.
+pub fn remove_leftover(dir: &Path) -> io::Result<()> {
+    match fs::write(dir.join("cgroup.kill"), "1") {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        result => result?,
+    }
+    // cgroup.kill returns before the processes are gone: a cgroup that
+    // still holds one cannot be removed (EBUSY).
+    for _ in 0..200 {
+        if Tree::Cgroup(dir.to_owned()).is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    remove_cgroup(dir);
+    match dir.exists() {
+        true => Err(io::Error::other("still holds processes")),
+        false => Ok(()),
     }
 }
 
