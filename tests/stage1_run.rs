@@ -207,3 +207,39 @@ fn podinit_stage1_reaches_the_entrypoints_too() {
     let finished = podinit_tests::run(command);
     assert_eq!(finished.code, 120, "{finished:?}");
 }
+
+#[test]
+fn interactive_gives_the_app_the_callers_terminal() {
+    if !have_root() {
+        return;
+    }
+    let pod = Stage1Pod::new("interactive");
+    // Reading the terminal from a background group would stop the app
+    // (SIGTTIN); Ctrl-C reaches the foreground group only.
+    let script = "trap 'echo got INT; exit 3' INT; echo ready; read line; echo \"got $line\"; \
+        while :; do sleep 1; done";
+    pod.write(&[PodApp::sh("shell", script)], &[]);
+    let (command, lock) = pod.run_command(&["--net=default", "--interactive"]);
+    let mut run = podinit_tests::pty::PtyRun::start(command);
+    drop(lock);
+    let hop = std::time::Duration::from_secs(5);
+    run.output.wait_for("ready", hop);
+    run.type_keys(b"hello\n");
+    run.output.wait_for("got hello", hop);
+    run.type_keys(b"\x03");
+    run.output.wait_for("got INT", hop);
+    assert_eq!(run.wait_within(hop), 3);
+    assert_eq!(pod.status("shell").as_deref(), Some("3\n"));
+}
+
+#[test]
+fn interactive_needs_a_pod_of_one_app() {
+    if !have_root() {
+        return;
+    }
+    let pod = Stage1Pod::new("interactive-two");
+    pod.write(&[PodApp::sh("a", "true"), PodApp::sh("b", "true")], &[]);
+    let finished = pod.run(&["--interactive", "--net=default"]);
+    assert_eq!(finished.code, 120, "{finished:?}");
+    assert!(pod.pid_text().is_none());
+}

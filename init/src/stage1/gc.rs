@@ -46,6 +46,9 @@ pub fn gc(args: impl Iterator<Item = OsString>) -> Result<u8, Error> {
 /// cgroup file system, without `..`, named as podinit names its cgroups.
 /// The note lies in the pod directory, which the runtime's user can
 /// write: gc must not kill and remove any cgroup it is pointed at.
+///
+/// XXX: a cgroup2 hierarchy mounted elsewhere than below `/sys/fs/cgroup`
+/// is refused, and its leftovers stay for the runtime to remove.
 fn is_pod_cgroup(dir: &Path) -> bool {
     dir.starts_with("/sys/fs/cgroup")
         && dir.components().all(|part| part != Component::ParentDir)

@@ -185,6 +185,10 @@ fn pod_init(
     signals: &Signals,
 ) -> Result<u8, Error> {
     // The pod dies with the process that holds its lock.
+    // XXX: should that process die between the fork and this call, the pod
+    // runs on without a lock holder; its pid is 0 from inside the new PID
+    // namespace, so the usual getppid() check cannot see it. A pipe the
+    // parent holds open would.
     if let Err(error) = signals::set_parent_death_signal(Signal::KILL) {
         log::warn!("cannot tie the pod to its parent: {error}");
     }
