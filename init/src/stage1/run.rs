@@ -85,6 +85,9 @@ pub fn run(args: impl Iterator<Item = OsString>, signals: &Signals) -> Result<u8
 
     // 6. `pid` names it now that its namespaces exist; from here on this
     //    process holds only the lock and the signals.
+    //    XXX: written before the pod's PID 1 has mounted the apps' roots:
+    //    an `enter` in those first milliseconds finds a root without its
+    //    mounts. A pipe closed by PID 1 once they are made would order it.
     pod_dir.write_pid(child)?;
     let mut keep = vec![signals.raw_fd()];
     keep.extend(lock);
