@@ -97,8 +97,13 @@ fn artefact_is_at_most_768_kib() {
 
 #[test]
 fn slim_build_is_at_most_450_kib() {
-    let size = fs::metadata(slim_podinit()).expect("stat the slim build").len();
-    assert!(size <= SLIM_BUDGET, "{size} bytes, over the budget of {SLIM_BUDGET}");
+    let size = fs::metadata(slim_podinit())
+        .expect("stat the slim build")
+        .len();
+    assert!(
+        size <= SLIM_BUDGET,
+        "{size} bytes, over the budget of {SLIM_BUDGET}"
+    );
 }
 
 /// In a root holding only podinit and the (static) workload: no libc, no

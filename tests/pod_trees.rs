@@ -11,7 +11,7 @@ use nix::unistd::Pid;
 use podinit_tests::pod::{
     App, GRACE, GRACE_MS, PodDir, TestCgroup, processes_in_namespace_of, wait_until,
 };
-use podinit_tests::{Run, assert_every_role, have_root, as_pid1, run, workload_arg};
+use podinit_tests::{Run, as_pid1, assert_every_role, have_root, run, workload_arg};
 
 /// How the kernel names the workload in /proc/<pid>/comm (15 bytes).
 const WORKLOAD_COMM: &str = "podinit-workloa";

@@ -9,6 +9,8 @@ mod entrypoint;
 mod logger;
 #[cfg(feature = "pod")]
 mod podmode;
+#[cfg(feature = "pod")]
+mod stage1;
 
 use std::env;
 use std::fmt;
@@ -32,7 +34,9 @@ pub mod exit {
     pub const USAGE: u8 = 120;
     /// The pod manifest was refused.
     pub const MANIFEST: u8 = 121;
-    /// The pod could not be started (status directory, exit policy).
+    /// The pod could not be started (status directory, exit policy; for
+    /// stage1 also a missing app root or volume source, an unknown app, a
+    /// pod directory file that cannot be read or written).
     pub const POD: u8 = 122;
     /// podinit could not set itself up, or could not fork the program.
     pub const SYSTEM: u8 = 125;
@@ -50,6 +54,18 @@ fn main() -> ExitCode {
     let bad_level = logger::init(|name| env::var(name).ok());
     if let Some(text) = bad_level {
         log::warn!("log level {text:?} is not one of off, error, warn, info, debug, trace, 0-5");
+    }
+    // 3a. A stage1 entrypoint (argv[0] `run`, `enter`, `stop`, `gc`, or
+    //    `podinit stage1 ...`) has its own command line and lifecycle.
+    #[cfg(feature = "pod")]
+    {
+        let argv: Vec<std::ffi::OsString> = env::args_os().collect();
+        if let Some(selected) = stage1::select(&argv) {
+            let result = selected
+                .map_err(Error::Usage)
+                .and_then(|(entrypoint, args)| stage1::main(entrypoint, args, &signals));
+            return finish(result);
+        }
     }
     let mut options = match cli::parse(env::args_os().skip(1)) {
         Ok(Command::Run(options)) => options,
@@ -79,6 +95,11 @@ fn main() -> ExitCode {
             "--pod: this podinit is the slim build, without pod mode".into(),
         ))),
     };
+    finish(result)
+}
+
+/// The exit code of a finished job, its error reported.
+fn finish(result: Result<u8, Error>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => fail(&error),
@@ -130,6 +151,8 @@ pub enum Error {
     Manifest(ManifestError),
     #[cfg(feature = "pod")]
     Pod(PodError),
+    #[cfg(feature = "pod")]
+    Stage1(stage1::Stage1Error),
     /// A system call podinit needs failed: what it tried, and why.
     System {
         what: String,
@@ -152,6 +175,8 @@ impl Error {
             Error::Manifest(_) => exit::MANIFEST,
             #[cfg(feature = "pod")]
             Error::Pod(_) => exit::POD,
+            #[cfg(feature = "pod")]
+            Error::Stage1(error) => error.exit_code(),
             Error::System { .. } => exit::SYSTEM,
         }
     }
@@ -165,6 +190,8 @@ impl fmt::Display for Error {
             Error::Manifest(error) => write!(f, "{error}"),
             #[cfg(feature = "pod")]
             Error::Pod(error) => write!(f, "{error}"),
+            #[cfg(feature = "pod")]
+            Error::Stage1(error) => write!(f, "{error}"),
             Error::System { what, source } => write!(f, "{what}: {source}"),
         }
     }

@@ -1,7 +1,7 @@
 //! Pod mode: the apps of an appc pod manifest, run in podinit's own root.
 
 use podinit_supervisor::manifest::PodManifest;
-use podinit_supervisor::pod::{Pod, PodOptions};
+use podinit_supervisor::pod::{Pod, PodOptions, Roots};
 use podinit_supervisor::signals::Signals;
 use podinit_supervisor::spawn;
 
@@ -21,10 +21,11 @@ pub fn run(options: &Options, job: &PodJob, signals: &Signals) -> Result<u8, Err
     }
 
     let pod_options = PodOptions {
-        root: "/".into(),
+        roots: Roots::Shared("/".into()),
         status_dir: job.status_dir.clone(),
         grace: options.grace,
         policy: job.policy.clone(),
+        interactive: false,
     };
     let pod = Pod::prepare(&manifest, &pod_options, signals).map_err(Error::Pod)?;
 

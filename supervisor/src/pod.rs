@@ -38,6 +38,7 @@ use crate::manifest::{App, DEFAULT_PATH, EventKind, PodManifest, RuntimeApp};
 use crate::privileges::Privileges;
 use crate::reap::reap_exited;
 use crate::records::{Outcome, Record, StatusDir};
+use crate::rootfs;
 use crate::signals::{self, Received, Signal, Signals, Target};
 use crate::spawn::{CANNOT_SET_UP, Program, SignalState, Step, StepError};
 use crate::status::ExitStatus;
@@ -69,14 +70,37 @@ impl ExitPolicy {
     }
 }
 
+/// Where the apps' roots are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Roots {
+    /// One root for every app, podinit's own (pod mode): no chroot.
+    Shared(PathBuf),
+    /// Each app in `<dir>/<app>/rootfs`, chrooted into it before its
+    /// credentials are applied (stage1: `dir` is `.../opt/stage2`).
+    PerApp(PathBuf),
+}
+
+impl Roots {
+    /// The root of app `name`, as podinit sees it.
+    pub fn of(&self, name: &str) -> PathBuf {
+        match self {
+            Roots::Shared(root) => root.clone(),
+            Roots::PerApp(dir) => dir.join(name).join("rootfs"),
+        }
+    }
+}
+
 /// How a pod is run.
 #[derive(Clone, Debug)]
 pub struct PodOptions {
-    /// The root the apps' users, groups and paths are resolved in.
-    pub root: PathBuf,
+    /// The roots the apps' users, groups and paths are resolved in.
+    pub roots: Roots,
     pub status_dir: PathBuf,
     pub grace: Duration,
     pub policy: ExitPolicy,
+    /// Whether the apps take podinit's terminal as their foreground
+    /// process group (`--interactive`: one app, the caller's terminal).
+    pub interactive: bool,
 }
 
 /// Why a pod could not be run at all.
@@ -138,6 +162,9 @@ enum Phase {
 struct AppRun {
     name: String,
     app: App,
+    /// The root to chroot into, when the app has its own.
+    chroot: Option<PathBuf>,
+    interactive: bool,
     /// What the app runs as, or why that could not be resolved.
     credentials: Result<Credentials, String>,
     privileges: Privileges,
@@ -183,7 +210,7 @@ impl<'a> Pod<'a> {
         let apps = manifest
             .apps()
             .iter()
-            .map(|app| AppRun::new(app, &options.root))
+            .map(|app| AppRun::new(app, options))
             .collect::<Result<_, _>>()?;
         Ok(Pod {
             options,
@@ -194,6 +221,12 @@ impl<'a> Pod<'a> {
             stopping: false,
             code: None,
         })
+    }
+
+    /// The cgroup directory holding the apps' cgroups, if there is one:
+    /// what a pod killed outright leaves behind.
+    pub fn cgroup_dir(&self) -> Option<&Path> {
+        self.cgroups.as_ref().map(CgroupRoot::dir)
     }
 
     /// Starts every app and supervises them until the pod has ended;
@@ -513,21 +546,25 @@ impl<'a> Pod<'a> {
 
 impl AppRun {
     /// The run of `runtime_app`, which must carry its `app` object.
-    fn new(runtime_app: &RuntimeApp, root: &Path) -> Result<AppRun, PodError> {
+    fn new(runtime_app: &RuntimeApp, options: &PodOptions) -> Result<AppRun, PodError> {
         let name = runtime_app.name().to_owned();
         let app = runtime_app
             .app()
             .ok_or_else(|| PodError::NoAppObject(name.clone()))?
             .clone();
+        let root = options.roots.of(&name);
         let credentials =
-            credentials::resolve(root, app.user(), app.group(), app.supplementary_gids());
+            credentials::resolve(&root, app.user(), app.group(), app.supplementary_gids());
         let privileges = Privileges::from_isolators(app.isolators());
         if let Some(warning) = privileges.warning(&name) {
             log::warn!("{warning}");
         }
+        let chroot = matches!(options.roots, Roots::PerApp(_)).then_some(root);
         Ok(AppRun {
             name,
             app,
+            chroot,
+            interactive: options.interactive,
             credentials: credentials.map_err(|error| error.to_string()),
             privileges,
             tree: None,
@@ -552,7 +589,7 @@ impl AppRun {
         let args = args.iter().map(Into::into).collect();
         let mut program = Program::new(file.into(), args, SignalState::Clean)
             .map_err(|_| "an argument holds a NUL byte".to_owned())?;
-        program.take_terminal(false);
+        program.take_terminal(self.interactive);
         program.set_label(format!("app {}", self.name));
         program
             .set_env(&self.environment())
@@ -560,6 +597,9 @@ impl AppRun {
         // The cgroup first, while the child may still write anywhere.
         if let Some(join) = join {
             program.before_exec(join);
+        }
+        if let Some(root) = self.chroot.clone() {
+            program.before_exec(rootfs::chroot_step(root));
         }
         let credentials = self.credentials.clone()?;
         let privileges = self.privileges.clone();
@@ -570,17 +610,22 @@ impl AppRun {
         Ok(program)
     }
 
-    /// The app's environment: its own list, `AC_APP_NAME`, and `PATH` when
-    /// it sets none (contract section 6). Nothing of podinit's own.
+    /// The app's environment: see [`app_environment`].
     fn environment(&self) -> Vec<(String, String)> {
-        let mut env = self.app.environment().to_vec();
-        env.retain(|(name, _)| name != "AC_APP_NAME");
-        env.push(("AC_APP_NAME".into(), self.name.clone()));
-        if self.app.env_var("PATH").is_none() {
-            env.push(("PATH".into(), DEFAULT_PATH.into()));
-        }
-        env
+        app_environment(&self.name, &self.app)
     }
+}
+
+/// The environment of app `name`: its own list, `AC_APP_NAME`, and `PATH`
+/// when it sets none (contract section 6). Nothing of podinit's own.
+pub fn app_environment(name: &str, app: &App) -> Vec<(String, String)> {
+    let mut env = app.environment().to_vec();
+    env.retain(|(key, _)| key != "AC_APP_NAME");
+    env.push(("AC_APP_NAME".into(), name.to_owned()));
+    if app.env_var("PATH").is_none() {
+        env.push(("PATH".into(), DEFAULT_PATH.into()));
+    }
+    env
 }
 
 /// In the app's child: drops to the app's privileges and user, in the

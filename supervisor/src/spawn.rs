@@ -17,7 +17,8 @@ use rustix::stdio::stdin;
 use rustix::termios::tcsetpgrp;
 
 use crate::signals::{self, Inherited, Signal};
-use crate::sys::{self, Forked, KernelSigset};
+pub use crate::sys::Forked;
+use crate::sys::{self, KernelSigset};
 
 /// Exit code of a program that was not found (as shells use it).
 pub const NOT_FOUND: u8 = 127;
@@ -278,6 +279,19 @@ fn search_path(env: &[CString]) -> &[u8] {
 fn join(dir: &[u8], file: &[u8]) -> Vec<u8> {
     let dir = if dir.is_empty() { b"." as &[u8] } else { dir };
     [dir, b"/", file].concat()
+}
+
+/// fork(2) without exec: the child goes on running podinit (the pod's
+/// PID 1 in a new PID namespace). The caller must be single-threaded,
+/// which podinit always is.
+pub fn fork() -> io::Result<Forked> {
+    sys::fork()
+}
+
+/// Marks descriptor `fd`, inherited by number, close-on-exec, so that no
+/// program podinit starts gets it; EBADF when it is not open.
+pub fn keep_from_exec(fd: i32) -> io::Result<()> {
+    sys::set_cloexec(fd)
 }
 
 /// Closes every descriptor above 2 except podinit's own ones in `keep`:

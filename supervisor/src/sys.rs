@@ -214,6 +214,19 @@ fn close_range(first: i32, last: i32) -> io::Result<()> {
     }
 }
 
+/// Sets close-on-exec on descriptor `fd`, one podinit inherited by number
+/// (the runtime's lock); fails with EBADF when it is not open.
+pub fn set_cloexec(fd: i32) -> io::Result<()> {
+    // SAFETY: fcntl(2) with F_SETFD takes integers only and touches no
+    // memory; no Rust object owns an inherited descriptor.
+    let rc = unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// What fork returned to the caller.
 pub enum Forked {
     Parent(Pid),
@@ -263,4 +276,50 @@ pub fn set_parent_death_signal(signo: i32) -> io::Result<()> {
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// unshare(2) of namespaces only (`CLONE_NEW*` flags).
+pub fn unshare_namespaces(flags: rustix::thread::UnshareFlags) -> io::Result<()> {
+    let files_or_fs = rustix::thread::UnshareFlags::FILES | rustix::thread::UnshareFlags::FS;
+    if flags.intersects(files_or_fs) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: rustix marks unshare unsafe for CLONE_FILES, which would give
+    // other threads a descriptor table of their own; it is refused above,
+    // and podinit has one thread anyway.
+    unsafe { rustix::thread::unshare_unsafe(flags) }.map_err(io::Error::from)
+}
+
+/// Sets `IFF_UP` on the network interface `name` (SIOCGIFFLAGS, then
+/// SIOCSIFFLAGS, netdevice(7)) through `socket`, any socket of the network
+/// namespace. Neither rustix nor nix wraps these ioctls.
+pub fn set_interface_up(socket: &OwnedFd, name: &str) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut request: libc::ifreq = zeroed_ifreq();
+    let bytes = name.as_bytes();
+    if bytes.len() >= request.ifr_name.len() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    for (slot, &byte) in request.ifr_name.iter_mut().zip(bytes) {
+        *slot = byte as libc::c_char;
+    }
+    let fd = socket.as_raw_fd();
+    // SAFETY: `request` is a valid, NUL-terminated ifreq that outlives the
+    // call; SIOCGIFFLAGS writes only its flags member.
+    if unsafe { libc::ioctl(fd, libc::SIOCGIFFLAGS as _, &mut request) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: SIOCGIFFLAGS has just filled the flags member of the union.
+    unsafe { request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: as above; SIOCSIFFLAGS only reads the request.
+    if unsafe { libc::ioctl(fd, libc::SIOCSIFFLAGS as _, &request) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn zeroed_ifreq() -> libc::ifreq {
+    // SAFETY: ifreq is plain old data (a name array and a union of
+    // integers and addresses): all zeroes is a valid value of it.
+    unsafe { std::mem::zeroed() }
 }

@@ -54,6 +54,11 @@ impl CgroupRoot {
         Ok(CgroupRoot { dir })
     }
 
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Removes the directory once every app cgroup in it is gone.
     pub fn remove(&self) {
         let _ = fs::remove_dir(&self.dir);
@@ -234,6 +239,30 @@ impl Tree {
         if let Tree::Cgroup(dir, _) = self {
             remove_cgroup(dir);
         }
+    }
+}
+
+/// Kills whatever is left in `dir`, the [`CgroupRoot`] directory of a pod
+/// that ended without removing it (killed outright), and removes it with
+/// everything below. A directory already gone is fine.
+pub fn remove_leftover(dir: &Path) -> io::Result<()> {
+    let cgroup = match rustix::fs::open(dir, READ | OFlags::DIRECTORY, Mode::empty()) {
+        Err(rustix::io::Errno::NOENT) => return Ok(()),
+        result => result?,
+    };
+    write_kill(cgroup.as_fd())?;
+    // cgroup.kill returns before the processes are gone: a cgroup that
+    // still holds one cannot be removed (EBUSY).
+    for _ in 0..200 {
+        if !is_populated(cgroup.as_fd()).unwrap_or(false) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    remove_cgroup(dir);
+    match dir.exists() {
+        true => Err(io::Error::other("still holds processes")),
+        false => Ok(()),
     }
 }
 

@@ -36,6 +36,8 @@ pub struct App {
     handlers: Vec<(&'static str, Vec<String>)>,
     /// Isolators as JSON objects, written as given.
     isolators: Vec<String>,
+    /// Mount points as JSON objects.
+    mount_points: Vec<String>,
 }
 
 impl App {
@@ -51,7 +53,24 @@ impl App {
             environment: Vec::new(),
             handlers: Vec::new(),
             isolators: Vec::new(),
+            mount_points: Vec::new(),
         }
+    }
+
+    /// The app's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Adds a mount point `name` at `path`.
+    pub fn mount_point(mut self, name: &str, path: &str, read_only: bool) -> App {
+        let json = format!(
+            "{{\"name\":{},\"path\":{},\"readOnly\":{read_only}}}",
+            json_string(name),
+            json_string(path)
+        );
+        self.mount_points.push(json);
+        self
     }
 
     /// An app that runs `script` with `/bin/sh -c`.
@@ -105,6 +124,16 @@ impl App {
 
     /// The runtime app object of a pod manifest.
     pub fn json(&self) -> String {
+        format!(
+            "{{\"name\":{},\"image\":{{\"name\":\"example.com/{}\"}},\"app\":{}}}",
+            json_string(&self.name),
+            self.name,
+            self.app_json()
+        )
+    }
+
+    /// The appc `app` object alone.
+    pub fn app_json(&self) -> String {
         let mut fields = vec![format!("\"exec\":{}", json_list(&self.exec))];
         if let Some(user) = &self.user {
             fields.push(format!("\"user\":{}", json_string(user)));
@@ -120,12 +149,11 @@ impl App {
         fields.push(format!("\"environment\":{}", self.environment_json()));
         fields.push(format!("\"eventHandlers\":{}", self.handlers_json()));
         fields.push(format!("\"isolators\":[{}]", self.isolators.join(",")));
-        format!(
-            "{{\"name\":{},\"image\":{{\"name\":\"example.com/{}\"}},\"app\":{{{}}}}}",
-            json_string(&self.name),
-            self.name,
-            fields.join(",")
-        )
+        if !self.mount_points.is_empty() {
+            let points = self.mount_points.join(",");
+            fields.push(format!("\"mountPoints\":[{points}]"));
+        }
+        format!("{{{}}}", fields.join(","))
     }
 
     fn environment_json(&self) -> String {

@@ -1,0 +1,122 @@
+//! `enter`, `stop` and `gc` on pods `run` started, as the runtime runs
+//! them: in the pod directory, with the runtime's argv.
+
+use std::fs;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use podinit_tests::have_root;
+use podinit_tests::pod::{App, processes_in_namespace_of};
+use podinit_tests::stage1::{PodApp, Stage1Pod};
+
+/// A pod of apps that each say they run (`out/<app>`), then sleep.
+fn sleeping_pod(tag: &str, apps: &[&str]) -> (Stage1Pod, podinit_tests::Run) {
+    let pod = Stage1Pod::new(tag);
+    let volume = pod.out_volume();
+    let apps: Vec<PodApp> = apps
+        .iter()
+        .map(|name| {
+            let app = App::sh(name, "touch /out/$AC_APP_NAME; exec sleep 30").env("FOO", "bar");
+            PodApp::new(app).mount("out", "/out")
+        })
+        .collect();
+    pod.write(&apps, &[volume]);
+    let run = pod.start(&["--net=default"]);
+    for app in &apps {
+        pod.wait_out(app.app.name());
+    }
+    (pod, run)
+}
+
+#[test]
+fn enter_runs_a_command_with_the_apps_view() {
+    if !have_root() {
+        return;
+    }
+    let (pod, run) = sleeping_pod("enter", &["web"]);
+    fs::write(pod.app_root("web").join("marker"), "web's root\n").expect("marker");
+    let pid = pod.pid();
+    let script = "echo \"$FOO $AC_APP_NAME\"; cat /marker; hostname; \
+        readlink /proc/self/ns/net; test -c /dev/null && echo dev; exit 7";
+    let finished = pod.entry(
+        "enter",
+        &[
+            &format!("--pid={pid}"),
+            "--appname=web",
+            "--",
+            "/bin/sh",
+            "-c",
+            script,
+        ],
+    );
+    assert_eq!(finished.code, 7, "{finished:?}");
+    let pod_net = fs::read_link(format!("/proc/{pid}/ns/net")).expect("pod's net ns");
+    let expected = format!(
+        "bar web\nweb's root\nrkt-{}\n{}\ndev\n",
+        pod.uuid,
+        pod_net.to_string_lossy()
+    );
+    assert_eq!(finished.stdout, expected);
+    assert_eq!(pod.entry("stop", &[&pod.uuid]).code, 0);
+    run.finish_within(Duration::from_secs(10));
+}
+
+#[test]
+fn stop_stops_every_app_and_records_them() {
+    if !have_root() {
+        return;
+    }
+    let (pod, run) = sleeping_pod("stop", &["one", "two"]);
+    let stopped = pod.entry("stop", &[&pod.uuid]);
+    assert_eq!(stopped.code, 0, "{stopped:?}");
+    let finished = run.finish_within(Duration::from_secs(10));
+    assert_eq!(
+        finished.code, 0,
+        "stopped apps are no failure: {finished:?}"
+    );
+    assert_eq!(pod.status("one").as_deref(), Some("143\n"));
+    assert_eq!(pod.status("two").as_deref(), Some("143\n"));
+    // Stopping a pod that has exited is no error.
+    assert_eq!(pod.entry("stop", &[&pod.uuid]).code, 0);
+}
+
+#[test]
+fn stop_force_kills_the_pod_and_gc_releases_its_cgroups() {
+    if !have_root() {
+        return;
+    }
+    let (pod, run) = sleeping_pod("force", &["one", "two"]);
+    let init = pod.pid();
+    let note = pod.dir.join("stage1/rootfs/rkt/cgroup");
+    let cgroup = fs::read_to_string(&note)
+        .ok()
+        .map(|t| PathBuf::from(t.trim_end()));
+    let stopped = pod.entry("stop", &["--force", &pod.uuid]);
+    assert_eq!(stopped.code, 0, "{stopped:?}");
+    let finished = run.finish_within(Duration::from_secs(10));
+    assert_eq!(finished.code, 137, "the pod died by SIGKILL: {finished:?}");
+    assert_eq!(pod.status_names(), Vec::<String>::new(), "nothing recorded");
+    assert!(processes_in_namespace_of(init).is_empty());
+
+    let collected = pod.entry("gc", &["--local-config", "/etc/rkt", &pod.uuid]);
+    assert_eq!(collected.code, 0, "{collected:?}");
+    if let Some(cgroup) = &cgroup {
+        assert!(!cgroup.exists(), "gc removed {}", cgroup.display());
+    }
+    let again = pod.entry("gc", &["--local-config", "/etc/rkt", &pod.uuid]);
+    assert_eq!(again.code, 0, "gc is idempotent: {again:?}");
+}
+
+#[test]
+fn gc_and_stop_on_a_pod_that_never_started() {
+    if !have_root() {
+        return;
+    }
+    let pod = Stage1Pod::new("never");
+    pod.write(&[PodApp::sh("idle", "true")], &[]);
+    let collected = pod.entry("gc", &["--debug", "--local-config", "/etc/rkt", &pod.uuid]);
+    assert_eq!(collected.code, 0, "{collected:?}");
+    let stopped = pod.entry("stop", &[&pod.uuid]);
+    assert_eq!(stopped.code, 122, "{stopped:?}");
+    assert!(stopped.stderr.contains("never started"), "{stopped:?}");
+}
