@@ -30,8 +30,8 @@ options:
                        startup,reap,signals,pod,stage1); sizes are always reported
   --podinit PATH       the podinit binary (default: `podinit` next to this program); `run`
                        links to it in the stage1 measurement
-  --slim PATH          the slim build, sized only (default: target/slim/.../podinit
-                       beside this program's target directory)
+  --slim PATH          the slim build, sized only (default: TARGET/slim/TRIPLE/release/
+                       podinit, TARGET being the target directory this program is in)
   --net NET            what `run` gets as --net=NET (default none; a runtime's own default
                        is `default`)
   --rounds N           rounds of every measurement, whose median is reported (default 7;
