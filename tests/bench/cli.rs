@@ -11,19 +11,29 @@ pub const INITS: [&str; 5] = ["podinit", "tini", "tini-static", "catatonit", "du
 pub const USAGE: &str = "\
 usage: podinit-bench [options]
        podinit-bench workload orphans N | echo | app READY GO | exec-at FILE PROGRAM [ARGS...]
+                              | stage0 FILE POD RUN [ARGS...]
 
 Measures podinit against tini, tini-static, catatonit and dumb-init: start-up overhead,
 reaping of an orphan burst (as PID 1 of a fresh PID namespace), signal round trip, peak RSS
-and binary size. Then podinit's pod mode alone: the start and the exit of pods of 1, 10 and
-100 apps, and podinit's peak RSS with 100. Needs root (PID namespaces) and util-linux unshare.
+and binary size, podinit's size being that of the shipped build and of the slim one, each
+against its budget. Then podinit's pod mode alone: the start and the exit of pods of 1, 10
+and 100 apps, and podinit's peak RSS with 100. Then podinit as a stage1: its `run`
+entrypoint executed the way a pod runtime does, with pods of 1, 10 and 100 busybox apps:
+until every app runs, and until `run` has exited. Needs root (namespaces), util-linux
+unshare and Debian's busybox-static.
 
 options:
   --quick              a reduced run: one round, fewer start-ups and signals
   --inits LIST         comma-separated inits to measure (default: all of
                        podinit,tini,tini-static,catatonit,dumb-init)
   --only LIST          comma-separated measurements to make (default: all of
-                       startup,reap,signals,pod); sizes are always reported
-  --podinit PATH       the podinit binary (default: `podinit` next to this program)
+                       startup,reap,signals,pod,stage1); sizes are always reported
+  --podinit PATH       the podinit binary (default: `podinit` next to this program); `run`
+                       links to it in the stage1 measurement
+  --slim PATH          the slim build, sized only (default: TARGET/slim/TRIPLE/release/
+                       podinit, TARGET being the target directory this program is in)
+  --net NET            what `run` gets as --net=NET (default none; a runtime's own default
+                       is `default`)
   --rounds N           rounds of every measurement, whose median is reported (default 7;
                        quick 1)
   --runs N             start-ups of each init, split over the rounds (default 1000; quick 200)
@@ -36,7 +46,7 @@ options:
   -v, --verbose        print every round's figures to stderr
   -h, --help           print this and exit
 
-`workload` is the program the inits supervise; the benchmark starts it itself.";
+`workload` is the program the inits and pods run; the benchmark starts it itself.";
 
 /// What a run measures, and how often.
 #[derive(Debug, Clone)]
@@ -44,6 +54,8 @@ pub struct Options {
     pub inits: Vec<&'static str>,
     pub sections: Sections,
     pub podinit: Option<PathBuf>,
+    pub slim: Option<PathBuf>,
+    pub net: String,
     pub rounds: usize,
     pub runs: usize,
     pub orphans: usize,
@@ -61,6 +73,7 @@ pub struct Sections {
     pub reap: bool,
     pub signals: bool,
     pub pod: bool,
+    pub stage1: bool,
 }
 
 impl Sections {
@@ -69,6 +82,15 @@ impl Sections {
         reap: true,
         signals: true,
         pod: true,
+        stage1: true,
+    };
+
+    const NONE: Sections = Sections {
+        startup: false,
+        reap: false,
+        signals: false,
+        pod: false,
+        stage1: false,
     };
 
     /// Whether any measurement compares podinit with the peers.
@@ -89,6 +111,8 @@ struct Given {
     inits: Option<Vec<&'static str>>,
     sections: Option<Sections>,
     podinit: Option<PathBuf>,
+    slim: Option<PathBuf>,
+    net: Option<String>,
     rounds: Option<usize>,
     runs: Option<usize>,
     orphans: Option<usize>,
@@ -122,6 +146,8 @@ pub fn parse(args: &[String]) -> Result<Command> {
             "--inits" => given.inits = Some(parse_inits(&value()?)?),
             "--only" => given.sections = Some(parse_sections(&value()?)?),
             "--podinit" => given.podinit = Some(PathBuf::from(value()?)),
+            "--slim" => given.slim = Some(PathBuf::from(value()?)),
+            "--net" => given.net = Some(parse_net(&value()?)?),
             "--rounds" => given.rounds = Some(parse_count(name, &value()?)?),
             "--runs" => given.runs = Some(parse_count(name, &value()?)?),
             "--orphans" => given.orphans = Some(parse_count(name, &value()?)?),
@@ -144,6 +170,8 @@ impl Given {
             inits: self.inits.unwrap_or_else(|| INITS.to_vec()),
             sections: self.sections.unwrap_or(Sections::ALL),
             podinit: self.podinit,
+            slim: self.slim,
+            net: self.net.unwrap_or_else(|| "none".into()),
             rounds: self.rounds.unwrap_or(rounds),
             runs: self.runs.unwrap_or(runs),
             orphans: self.orphans.unwrap_or(20_000),
@@ -176,25 +204,29 @@ fn parse_inits(list: &str) -> Result<Vec<&'static str>> {
 }
 
 fn parse_sections(list: &str) -> Result<Sections> {
-    let mut sections = Sections {
-        startup: false,
-        reap: false,
-        signals: false,
-        pod: false,
-    };
+    let mut sections = Sections::NONE;
     for name in list.split(',').filter(|name| !name.is_empty()) {
         match name {
             "startup" => sections.startup = true,
             "reap" => sections.reap = true,
             "signals" => sections.signals = true,
             "pod" => sections.pod = true,
+            "stage1" => sections.stage1 = true,
             _ => {
-                let known = "known: startup,reap,signals,pod";
+                let known = "known: startup,reap,signals,pod,stage1";
                 return Err(Error::new(format!("unknown measurement {name} ({known})")));
             }
         }
     }
     Ok(sections)
+}
+
+/// A value for `run`'s `--net=`: one argument, no flag of its own.
+fn parse_net(net: &str) -> Result<String> {
+    match net.is_empty() || net.starts_with('-') || net.contains(char::is_whitespace) {
+        true => Err(Error::new(format!("bad value of --net: {net:?}"))),
+        false => Ok(net.to_string()),
+    }
 }
 
 fn parse_count(name: &str, value: &str) -> Result<usize> {
@@ -240,13 +272,26 @@ mod tests {
         assert_eq!(
             only,
             Sections {
-                startup: false,
                 reap: true,
                 signals: true,
-                pod: false,
+                ..Sections::NONE
+            }
+        );
+        let stage1 = options(&["--only", "stage1"]).sections;
+        assert_eq!(
+            stage1,
+            Sections {
+                stage1: true,
+                ..Sections::NONE
             }
         );
         assert_eq!(options(&[]).sections, Sections::ALL);
+    }
+
+    #[test]
+    fn net_defaults_to_none() {
+        assert_eq!(options(&[]).net, "none");
+        assert_eq!(options(&["--net=default"]).net, "default");
     }
 
     #[test]
@@ -255,5 +300,7 @@ mod tests {
         assert!(parse(&args(&["--inits", "systemd"])).is_err());
         assert!(parse(&args(&["--rounds", "0"])).is_err());
         assert!(parse(&args(&["--bogus"])).is_err());
+        assert!(parse(&args(&["--only", "stage2"])).is_err());
+        assert!(parse(&args(&["--net", "--debug"])).is_err());
     }
 }

@@ -46,6 +46,46 @@ pub fn default_podinit() -> Result<PathBuf> {
     Ok(exe.with_file_name("podinit"))
 }
 
+/// Whether the ELF executable at `path` is statically linked.
+pub fn is_static(path: &Path) -> Result<bool> {
+    describe("", path.to_path_buf()).map(|binary| binary.is_static)
+}
+
+/// Where `cargo build --release -p podinit --no-default-features --target-dir target/slim`
+/// leaves the slim build, `target` being the target directory this benchmark was built in.
+pub fn default_slim() -> Result<PathBuf> {
+    let exe = env::current_exe().context(|| "failed to find the benchmark's own binary".into())?;
+    let release = exe.parent();
+    let triple = release.and_then(Path::parent);
+    let target = triple.and_then(Path::parent);
+    match (release, triple, target) {
+        (Some(release), Some(triple), Some(target)) => {
+            let (triple, profile) = (triple.file_name(), release.file_name());
+            let slim = target.join("slim").join(triple.unwrap_or_default());
+            Ok(slim.join(profile.unwrap_or_default()).join("podinit"))
+        }
+        _ => Err(Error::new(format!(
+            "no target directory above {}",
+            exe.display()
+        ))),
+    }
+}
+
+/// The slim build, sized beside the shipped one, or where it was looked for.
+pub enum Slim {
+    Found(Init),
+    Missing(PathBuf),
+}
+
+/// The slim build at `path` (default: `default_slim`), named `podinit slim`.
+pub fn locate_slim(path: Option<&Path>) -> Result<Slim> {
+    let path = path.map_or_else(default_slim, |path| Ok(path.to_path_buf()))?;
+    match path.is_file() {
+        true => describe("podinit slim", path).map(Slim::Found),
+        false => Ok(Slim::Missing(path)),
+    }
+}
+
 fn search_path(name: &str) -> Option<PathBuf> {
     let dirs = env::var_os("PATH")?;
     env::split_paths(&dirs)

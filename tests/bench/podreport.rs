@@ -1,7 +1,11 @@
 //! The pod start-up table and its goals. Only podinit has a pod mode, so the columns are pod
 //! sizes, not inits, and no figure has a ratio to a peer's.
 
-use crate::podstart::{APP_COUNTS, PodStartup};
+use std::path::Path;
+
+use crate::inits::Init;
+use crate::podrun::APP_COUNTS;
+use crate::podstart::PodStartup;
 use crate::report::{self, Goal, Verdict};
 use crate::stats::Summary;
 
@@ -31,35 +35,41 @@ pub fn print_table(pod: &PodStartup, cpus: usize) {
     );
     println!();
     print_line("", APP_COUNTS.iter().map(|&apps| apps_heading(apps)));
-    print_line("all apps started (ms)", cells(&pod.started_ms, 2));
-    print_line("  per app (ms)", per_app(&pod.started_ms));
-    print_line("pod exited after go (ms)", cells(&pod.exited_ms, 2));
-    print_line("  per app (ms)", per_app(&pod.exited_ms));
+    print_with_per_app("all apps started (ms)", &pod.started_ms);
+    print_with_per_app("pod exited after go (ms)", &pod.exited_ms);
     print_line("podinit VmHWM (KiB)", cells(&pod.vm_hwm_kib, 0));
     println!();
     println!("started: from podinit's exec until the last app runs its own code");
     println!("exited: from the apps being told to exit (a FIFO closed) until podinit has exited");
     println!("VmHWM: podinit's peak RSS just before the apps are told to exit");
     println!("podinit syncs every app's records: TMPDIR picks the file system \"exited\" pays");
+    print_where("pod build:", &pod.build, cpus, "pod files", &pod.scratch);
+}
+
+/// A row of times in ms, then the row of their medians per app.
+pub fn print_with_per_app(label: &str, figures: &[Summary]) {
+    print_line(label, cells(figures, 2));
+    print_line("  per app (ms)", per_app(figures));
+}
+
+/// The last lines of a table: which build ran, on how many CPUs, and where `files` were.
+pub fn print_where(label: &str, build: &Init, cpus: usize, files: &str, scratch: &Path) {
+    let (path, kib) = (build.path.display(), build.size as f64 / 1024.0);
+    println!("{label} {path} ({kib:.1} KiB)");
     println!(
-        "pod build: {} ({:.1} KiB)",
-        pod.build.path.display(),
-        pod.build.size as f64 / 1024.0
-    );
-    println!(
-        "{cpus} CPU(s); pod files and status records in {}",
-        pod.scratch.display()
+        "{cpus} CPU(s); {files} and status records in {}",
+        scratch.display()
     );
 }
 
 /// Every figure of a row, with its spread.
-fn cells(figures: &[Summary], decimals: usize) -> impl Iterator<Item = String> + '_ {
+pub fn cells(figures: &[Summary], decimals: usize) -> impl Iterator<Item = String> + '_ {
     figures
         .iter()
         .map(move |figure| with_spread(*figure, decimals))
 }
 
-fn apps_heading(apps: usize) -> String {
+pub fn apps_heading(apps: usize) -> String {
     match apps {
         1 => "1 app".into(),
         _ => format!("{apps} apps"),
@@ -72,7 +82,7 @@ fn per_app(figures: &[Summary]) -> impl Iterator<Item = String> + '_ {
     per_app.map(|(figure, apps)| plain(figure.median / apps as f64, 3))
 }
 
-fn print_line(label: &str, cells: impl Iterator<Item = String>) {
+pub fn print_line(label: &str, cells: impl Iterator<Item = String>) {
     let mut line = format!("{label:LABEL_WIDTH$}");
     for cell in cells {
         line.push_str(&format!("{cell:CELL_WIDTH$}"));
@@ -81,7 +91,7 @@ fn print_line(label: &str, cells: impl Iterator<Item = String>) {
 }
 
 /// `12.34 ±5 %`; the spread left out after a single round.
-fn with_spread(figure: Summary, decimals: usize) -> String {
+pub fn with_spread(figure: Summary, decimals: usize) -> String {
     match figure.spread.is_finite() {
         true => format!(
             "{} ±{:.0} %",
@@ -92,7 +102,7 @@ fn with_spread(figure: Summary, decimals: usize) -> String {
     }
 }
 
-fn plain(value: f64, decimals: usize) -> String {
+pub fn plain(value: f64, decimals: usize) -> String {
     match value.is_finite() {
         true => format!("{value:.decimals$}"),
         false => "-".into(),
@@ -105,9 +115,14 @@ pub fn goals(pod: &PodStartup) -> Vec<Goal> {
 }
 
 fn start_goal(pod: &PodStartup) -> Goal {
-    let (apps, budget) = START_GOAL;
-    let what = format!("{apps} apps all started within {budget:.0} ms");
-    match figure_for(&pod.started_ms, apps) {
+    start_within(&pod.started_ms, START_GOAL, "all started")
+}
+
+/// Whether the pod of `goal.0` apps `did` within `goal.1` ms, by the median of `started_ms`.
+pub fn start_within(started_ms: &[Summary], goal: (usize, f64), did: &str) -> Goal {
+    let (apps, budget) = goal;
+    let what = format!("{apps} apps {did} within {budget:.0} ms");
+    match figure_for(started_ms, apps) {
         Some(ms) => judged(ms <= budget, format!("{what}: podinit {ms:.2} ms")),
         None => unchecked(format!("{what}: not measured")),
     }
@@ -147,17 +162,17 @@ fn rss_goal(pod: &PodStartup) -> Goal {
 }
 
 /// The median of `figures` for the pod of `apps` apps, if it was measured.
-fn figure_for(figures: &[Summary], apps: usize) -> Option<f64> {
+pub fn figure_for(figures: &[Summary], apps: usize) -> Option<f64> {
     let index = APP_COUNTS.iter().position(|&n| n == apps)?;
     Some(figures[index].median).filter(|median| !median.is_nan())
 }
 
-fn judged(met: bool, text: String) -> Goal {
+pub fn judged(met: bool, text: String) -> Goal {
     let verdict = if met { Verdict::Met } else { Verdict::NotMet };
     Goal { verdict, text }
 }
 
-fn unchecked(text: String) -> Goal {
+pub fn unchecked(text: String) -> Goal {
     Goal {
         verdict: Verdict::Unchecked,
         text,
@@ -165,10 +180,15 @@ fn unchecked(text: String) -> Goal {
 }
 
 pub fn print_goals(goals: &[Goal], cpus: usize) {
+    print_section_goals("pod", goals, cpus);
+}
+
+/// The goals of the `section` section, set for a machine of `GOAL_CPUS` CPUs.
+pub fn print_section_goals(section: &str, goals: &[Goal], cpus: usize) {
     println!();
     match cpus {
-        GOAL_CPUS => println!("pod goals (set for {GOAL_CPUS} CPUs, as here):"),
-        _ => println!("pod goals (set for {GOAL_CPUS} CPUs; measured on {cpus}):"),
+        GOAL_CPUS => println!("{section} goals (set for {GOAL_CPUS} CPUs, as here):"),
+        _ => println!("{section} goals (set for {GOAL_CPUS} CPUs; measured on {cpus}):"),
     }
     report::print_goal_lines(goals);
 }

@@ -15,10 +15,19 @@
 //!   until end of file and exits 0.
 //! - `exec-at FILE PROGRAM [ARGS...]`: writes the time to FILE the same way, then executes
 //!   PROGRAM in its own place, so that the time is that of PROGRAM's exec, pid unchanged.
+//!
+//! The stage1 measurement (`stage1`) plays the runtime with one more:
+//!
+//! - `stage0 FILE POD RUN [ARGS...]`: what a runtime does last before it hands a pod to its
+//!   stage1 (contract section 2): opens the pod directory POD read-only, takes an exclusive
+//!   flock on it and clears the descriptor's close-on-exec flag, names it in `RKT_LOCK_FD`,
+//!   changes into POD, then executes the `run` entrypoint RUN in its own place the way
+//!   `exec-at` does, FILE noting the time.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, IntoRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::thread;
@@ -27,9 +36,14 @@ use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, pipe};
+use rustix::fs::{FlockOperation, flock};
+use rustix::io::{FdFlags, fcntl_setfd};
 
 use crate::clock::monotonic_ns;
 use crate::error::{Context, Error, Result};
+
+const USAGE: &str = "usage: podinit-bench workload orphans N | echo | app READY GO | \
+                     exec-at FILE PROGRAM [ARGS...] | stage0 FILE POD RUN [ARGS...]";
 
 pub fn run(args: &[String]) -> Result<i32> {
     match args {
@@ -42,10 +56,8 @@ pub fn run(args: &[String]) -> Result<i32> {
         [kind] if kind == "echo" => echo(),
         [kind, ready, go] if kind == "app" => app(monotonic_ns(), ready, go),
         [kind, file, program, args @ ..] if kind == "exec-at" => exec_at(file, program, args),
-        _ => Err(Error::new(
-            "usage: podinit-bench workload orphans N | echo | app READY GO | \
-             exec-at FILE PROGRAM [ARGS...]",
-        )),
+        [kind, file, pod, run, args @ ..] if kind == "stage0" => stage0(file, pod, run, args),
+        _ => Err(Error::new(USAGE)),
     }
 }
 
@@ -203,10 +215,42 @@ fn app(started_ns: u64, ready: &str, go: &str) -> Result<i32> {
 }
 
 fn exec_at(file: &str, program: &str, args: &[String]) -> Result<i32> {
+    let mut command = Command::new(program);
+    command.args(args);
+    exec_noting_time(file, command)
+}
+
+fn stage0(file: &str, pod: &str, run: &str, args: &[String]) -> Result<i32> {
+    let lock = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY)
+        .open(pod)
+        .context(|| format!("failed to open {pod}"))?;
+    flock(&lock, FlockOperation::NonBlockingLockExclusive)
+        .context(|| format!("failed to lock {pod}"))?;
+    // std opens every file close-on-exec; the runtime's lock must outlive the exec.
+    fcntl_setfd(&lock, FdFlags::empty())
+        .context(|| "failed to clear close-on-exec on the lock".into())?;
+    let lock = lock.into_raw_fd();
+
+    let mut command = Command::new(run);
+    command
+        .args(args)
+        .current_dir(pod)
+        .env_remove("PWD")
+        .env("RKT_LOCK_FD", lock.to_string())
+        .env("RKT_SELINUX_CONTEXT", "")
+        .env("RKT_SELINUX_MOUNT_CONTEXT", "");
+    exec_noting_time(file, command)
+}
+
+/// Writes the time to `file`, then executes `command` in this process's place.
+fn exec_noting_time(file: &str, mut command: Command) -> Result<i32> {
     let mut out = File::create(file).context(|| format!("failed to create {file}"))?;
     out.write_all(&monotonic_ns().to_le_bytes())
         .context(|| format!("failed to write {file}"))?;
     drop(out);
-    let error = Command::new(program).args(args).exec();
+    let error = command.exec();
+    let program = command.get_program().to_string_lossy().into_owned();
     Err(error).context(|| format!("failed to execute {program}"))
 }
