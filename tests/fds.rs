@@ -133,19 +133,57 @@ fn the_program_holds_only_the_descriptors_it_inherited() {
     assert_eq!(finished.code, 128 + libc::SIGTERM, "{finished:?}");
 }
 
-/// What podinit should hold while its program runs: stdio and one
-/// signalfd.
+/// What podinit should hold while its program runs: stdio, one signalfd
+/// and, when stderr is a pipe, its own open of that pipe.
 fn only_stdio_and_signalfd(fds: &BTreeMap<i32, String>) -> bool {
+    let stderr = fds.get(&2);
     let others: Vec<&String> = fds
         .iter()
-        .filter(|(fd, _)| **fd > 2)
+        .filter(|(fd, target)| **fd > 2 && Some(*target) != stderr)
         .map(|(_, t)| t)
         .collect();
     fds.contains_key(&0)
         && fds.contains_key(&1)
-        && fds.contains_key(&2)
+        && stderr.is_some()
         && others.len() == 1
         && others[0] == "anon_inode:[signalfd]"
+}
+
+/// The `flags:` of `/proc/<pid>/fdinfo/<fd>`, an octal number.
+fn open_flags(pid: i32, fd: i32) -> i32 {
+    let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).expect("read fdinfo");
+    let flags = info.lines().find_map(|line| line.strip_prefix("flags:"));
+    i32::from_str_radix(flags.expect("a flags line").trim(), 8).expect("octal flags")
+}
+
+/// Regression: podinit checked for room and then wrote to the stderr it
+/// shares with its program, so a program filling the pipe in between left
+/// PID 1 blocked for ever. It writes through its own non-blocking open of
+/// the pipe; the program's stderr stays blocking.
+#[test]
+fn podinit_logs_through_a_non_blocking_open_of_its_own() {
+    if !have_root() {
+        return;
+    }
+    let run = Run::start(as_pid1(&["-vv", BUSYBOX, "sleep", "30"]));
+    let init = run.init_pid();
+    let program = program_running(init, BUSYBOX);
+    let deadline = Instant::now() + HOP;
+    let own = loop {
+        let fds = descriptors(init);
+        let own = fds.iter().find(|(fd, target)| **fd > 2 && Some(*target) == fds.get(&2));
+        if let Some((fd, _)) = own {
+            break *fd;
+        }
+        assert!(Instant::now() < deadline, "no open of its own: {fds:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let (own_flags, shared_flags) = (open_flags(init, own), open_flags(program, 2));
+    terminate(init);
+    let finished = run.finish_within(HOP);
+    assert_ne!(own_flags & libc::O_NONBLOCK, 0, "podinit's own open blocks");
+    assert_eq!(shared_flags & libc::O_NONBLOCK, 0, "the program's stderr was made non-blocking");
+    assert!(finished.stderr.contains("podinit: "), "podinit's lines were lost: {finished:?}");
 }
 
 #[test]

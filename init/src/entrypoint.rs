@@ -8,7 +8,7 @@ use podinit_supervisor::Pid;
 use podinit_supervisor::leftovers::{self, Scope};
 use podinit_supervisor::reap::reap_exited;
 use podinit_supervisor::signals::{self, Inherited, Received, Signal, Signals, Target};
-use podinit_supervisor::spawn::{self, Program, SignalState};
+use podinit_supervisor::spawn::{Program, SignalState};
 use podinit_supervisor::status::ExitStatus;
 use rustix::process::getpid;
 
@@ -44,9 +44,7 @@ pub fn run(
     );
 
     // 6. The program holds its own copies of inherited descriptors now.
-    if let Err(error) = spawn::close_inherited_fds(&[signals.raw_fd()]) {
-        log::warn!("cannot close inherited descriptors: {error}");
-    }
+    crate::close_inherited_fds(&[signals.raw_fd()]);
 
     // 7. From here on podinit must not die before the program does: the loop
     // records and carries on, and only a failing signalfd ends it.

@@ -4,13 +4,43 @@
 //! The level comes from `PODINIT_LOG` (or tini's `TINI_VERBOSITY`) and
 //! each `-v`; warnings and errors show by default.
 
-use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::sync::Mutex;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use rustix::event::{PollFd, PollFlags, poll};
+use rustix::fs::{FileType, Mode, OFlags};
+use rustix::io::Errno;
+use rustix::net::SendFlags;
 use rustix::time::Timespec;
 
 struct Stderr;
+
+/// Where podinit's lines go, and how they avoid blocking. PID 1 must never
+/// wait on a reader: a full pipe nobody drains would stop reaping and
+/// signalling. A line that finds no room is dropped.
+enum Sink {
+    /// Not decided yet: there was no /proc to reopen stderr through.
+    Unknown,
+    /// podinit's own open of the pipe, FIFO or terminal on fd 2,
+    /// non-blocking. Setting O_NONBLOCK on fd 2 itself would change the
+    /// open file description the program shares, and its writes would
+    /// fail where they should wait.
+    Own(OwnedFd),
+    /// A socket (a log collector's stream): sends on fd 2 that do not wait.
+    Socket,
+    /// A regular file or anything else that does not wait for a reader.
+    Plain,
+    /// A pipe podinit cannot reopen (of another user, say): each write is
+    /// checked for room first, which a writer racing podinit could defeat.
+    Checked,
+}
+
+static SINK: Mutex<Sink> = Mutex::new(Sink::Unknown);
+
+/// The longest line written: up to PIPE_BUF, a write to a pipe is whole or
+/// not at all (pipe(7)), so a line is never cut by a full pipe.
+const MAX_LINE: usize = 4096;
 
 impl Log for Stderr {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
@@ -18,7 +48,7 @@ impl Log for Stderr {
     }
 
     fn log(&self, record: &Record<'_>) {
-        if !self.enabled(record.metadata()) || !stderr_has_room() {
+        if !self.enabled(record.metadata()) {
             return;
         }
         // One write per line, so lines from podinit and the program it
@@ -30,25 +60,93 @@ impl Log for Stderr {
             Level::Error | Level::Warn | Level::Info => format!("podinit: {text}\n"),
             level => format!("podinit: {}: {text}\n", level.as_str().to_lowercase()),
         };
-        let _ = std::io::stderr().write_all(line.as_bytes());
+        write_line(&line);
     }
 
     fn flush(&self) {}
 }
 
-/// Whether a line can be written to stderr without blocking. PID 1 must
-/// never wait on a reader: a full pipe nobody drains would stop reaping
-/// and signalling. A line that finds no room is dropped. (POLLOUT on a
-/// pipe means room for at least one page, more than any line podinit
-/// writes.)
-fn stderr_has_room() -> bool {
+/// Writes `line` to stderr, or drops it rather than wait.
+fn write_line(line: &str) {
+    let line = shorten(line);
+    let line = line.as_bytes();
+    let Ok(mut sink) = SINK.lock() else { return };
+    if matches!(*sink, Sink::Unknown) {
+        *sink = open_sink();
+    }
     let stderr = rustix::stdio::stderr();
-    let mut fds = [PollFd::new(&stderr, PollFlags::OUT)];
+    let _ = match &*sink {
+        Sink::Own(fd) => rustix::io::write(fd, line),
+        Sink::Socket => rustix::net::send(stderr, line, SendFlags::DONTWAIT | SendFlags::NOSIGNAL),
+        Sink::Plain => rustix::io::write(stderr, line),
+        // XXX: no /proc yet (a machine's first moments), or a pipe podinit
+        // cannot reopen: a writer racing podinit between the check and the
+        // write could still block it.
+        Sink::Unknown | Sink::Checked if has_room(stderr) => rustix::io::write(stderr, line),
+        Sink::Unknown | Sink::Checked => Ok(0),
+    };
+}
+
+/// The descriptor the logger opened of its own, which must stay open.
+pub fn descriptor() -> Option<i32> {
+    use std::os::fd::AsRawFd;
+    let mut sink = SINK.lock().ok()?;
+    if matches!(*sink, Sink::Unknown) {
+        *sink = open_sink();
+    }
+    match &*sink {
+        Sink::Own(fd) => Some(fd.as_raw_fd()),
+        _ => None,
+    }
+}
+
+/// Decides how to write to stderr without blocking; `Unknown` while there
+/// is no /proc.
+fn open_sink() -> Sink {
+    let stderr = rustix::stdio::stderr();
+    let Ok(stat) = rustix::fs::fstat(stderr) else {
+        return Sink::Plain;
+    };
+    match FileType::from_raw_mode(stat.st_mode) {
+        FileType::Socket => return Sink::Socket,
+        FileType::Fifo | FileType::CharacterDevice => {}
+        _ => return Sink::Plain,
+    }
+    // Opening a pipe or terminal through /proc gives a new open file
+    // description of the same pipe or terminal (proc(5)), whose flags are
+    // podinit's alone. NOCTTY: a terminal must not become podinit's own.
+    let flags = OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    match rustix::fs::open("/proc/self/fd/2", flags, Mode::empty()) {
+        Ok(fd) => Sink::Own(fd),
+        Err(Errno::NOENT) if !std::path::Path::new("/proc/self").exists() => Sink::Unknown,
+        // A FIFO with no reader (ENXIO), a pipe of another user (EACCES):
+        // a check before each write is the best left.
+        Err(_) => Sink::Checked,
+    }
+}
+
+/// Whether a write to `fd` would not block now. (POLLOUT on a pipe means
+/// room for at least PIPE_BUF bytes, as much as any line podinit writes.)
+fn has_room(fd: impl std::os::fd::AsFd) -> bool {
+    let mut fds = [PollFd::new(&fd, PollFlags::OUT)];
     let now = Timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     matches!(poll(&mut fds, Some(&now)), Ok(1)) && fds[0].revents().contains(PollFlags::OUT)
+}
+
+/// `line` cut to `MAX_LINE` bytes, on a character boundary, still ending
+/// in a newline.
+fn shorten(line: &str) -> std::borrow::Cow<'_, str> {
+    if line.len() <= MAX_LINE {
+        return line.into();
+    }
+    let mut end = MAX_LINE - " [cut]\n".len();
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{} [cut]\n", &line[..end]).into()
 }
 
 /// `text` with every control character escaped (`\n`, `\u{1b}`).
@@ -115,6 +213,15 @@ fn parse_level(text: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lines_are_cut_to_one_atomic_pipe_write() {
+        let long = format!("podinit: {}\n", "é".repeat(3000));
+        let cut = shorten(&long);
+        assert!(cut.len() <= MAX_LINE, "{}", cut.len());
+        assert!(cut.ends_with(" [cut]\n"));
+        assert_eq!(shorten("podinit: short\n"), "podinit: short\n");
+    }
 
     #[test]
     fn control_characters_cannot_start_a_line() {

@@ -23,6 +23,7 @@ use podinit_supervisor::manifest::ManifestError;
 #[cfg(feature = "pod")]
 use podinit_supervisor::pod::PodError;
 use podinit_supervisor::signals::{self, Signals};
+use podinit_supervisor::spawn;
 use rustix::process::{getpid, set_child_subreaper};
 
 use crate::cli::{Command, Job, Options, UsageError};
@@ -129,6 +130,16 @@ fn reap_and_watch_parent(options: &Options) -> Result<(), Error> {
         })?;
     }
     Ok(())
+}
+
+/// Closes every descriptor podinit inherited but `keep` and the logger's
+/// own: nothing of the launcher's reaches a program through podinit.
+pub fn close_inherited_fds(keep: &[i32]) {
+    let mut keep = keep.to_vec();
+    keep.extend(logger::descriptor());
+    if let Err(error) = spawn::close_inherited_fds(&keep) {
+        log::warn!("cannot close inherited descriptors: {error}");
+    }
 }
 
 fn print(text: &str) -> ExitCode {

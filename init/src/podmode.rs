@@ -3,7 +3,6 @@
 use podinit_supervisor::manifest::PodManifest;
 use podinit_supervisor::pod::{Pod, PodOptions, Roots};
 use podinit_supervisor::signals::Signals;
-use podinit_supervisor::spawn;
 
 use crate::Error;
 use crate::cli::{Options, PodJob};
@@ -16,9 +15,7 @@ pub fn run(options: &Options, job: &PodJob, signals: &Signals) -> Result<u8, Err
     let manifest = PodManifest::from_file(&job.manifest).map_err(Error::Manifest)?;
 
     // No descriptor podinit inherited reaches an app.
-    if let Err(error) = spawn::close_inherited_fds(&[signals.raw_fd()]) {
-        log::warn!("cannot close inherited descriptors: {error}");
-    }
+    crate::close_inherited_fds(&[signals.raw_fd()]);
 
     let pod_options = PodOptions {
         roots: Roots::Shared("/".into()),

@@ -11,7 +11,7 @@ use podinit_supervisor::namespaces;
 use podinit_supervisor::pod::app_environment;
 use podinit_supervisor::rootfs;
 use podinit_supervisor::signals::Signals;
-use podinit_supervisor::spawn::{self, Program, SignalState};
+use podinit_supervisor::spawn::{Program, SignalState};
 
 use super::flags::{self, Kind, Spec};
 use super::layout::PodDir;
@@ -70,9 +70,7 @@ pub fn enter(args: impl Iterator<Item = OsString>, signals: &Signals) -> Result<
     let child = program
         .spawn()
         .map_err(|error| Error::system(format!("cannot fork {}", program.name()), error))?;
-    if let Err(error) = spawn::close_inherited_fds(&[signals.raw_fd()]) {
-        log::warn!("cannot close inherited descriptors: {error}");
-    }
+    crate::close_inherited_fds(&[signals.raw_fd()]);
 
     // 4. Its status is ours.
     relay::until_exit(child, signals)

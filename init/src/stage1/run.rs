@@ -91,9 +91,7 @@ pub fn run(args: impl Iterator<Item = OsString>, signals: &Signals) -> Result<u8
     pod_dir.write_pid(child)?;
     let mut keep = vec![signals.raw_fd()];
     keep.extend(lock);
-    if let Err(error) = spawn::close_inherited_fds(&keep) {
-        log::warn!("cannot close inherited descriptors: {error}");
-    }
+    crate::close_inherited_fds(&keep);
 
     // 7. Wait for the pod; its status is ours.
     relay::until_exit(child, signals)
@@ -196,9 +194,7 @@ fn pod_init(
         log::warn!("cannot tie the pod to its parent: {error}");
     }
     // No descriptor inherited, the lock included, reaches an app.
-    if let Err(error) = spawn::close_inherited_fds(&[signals.raw_fd()]) {
-        log::warn!("cannot close inherited descriptors: {error}");
-    }
+    crate::close_inherited_fds(&[signals.raw_fd()]);
 
     let console = console(flags.interactive);
     for app in manifest.apps() {
