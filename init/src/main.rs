@@ -8,6 +8,8 @@ mod cli;
 mod entrypoint;
 mod logger;
 #[cfg(feature = "pod")]
+mod machine;
+#[cfg(feature = "pod")]
 mod podmode;
 
 use std::env;
@@ -46,10 +48,15 @@ fn main() -> ExitCode {
         Err(error) => return fail(&Error::system("cannot block signals", error)),
     };
 
-    // 3. Logging and the command line.
+    // 3. Logging and the command line. The machine's init takes its
+    //    orders from the kernel command line instead, and never returns.
     let bad_level = logger::init(|name| env::var(name).ok());
     if let Some(text) = bad_level {
         log::warn!("log level {text:?} is not one of off, error, warn, info, debug, trace, 0-5");
+    }
+    #[cfg(feature = "pod")]
+    if machine::is_machine_init() {
+        machine::run(signals, env::args_os().skip(1));
     }
     let mut options = match cli::parse(env::args_os().skip(1)) {
         Ok(Command::Run(options)) => options,
