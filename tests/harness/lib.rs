@@ -221,3 +221,5 @@ pub fn run(command: Command) -> Finished {
 pub mod pty;
 
 pub mod pod;
+
+pub mod machine;
