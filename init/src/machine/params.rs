@@ -81,7 +81,7 @@ impl BootParams {
                 }
             }
             "grace" => self.grace = parse_duration(value).ok_or("not a duration")?,
-            _ => return Err("unknown; podinit knows pod, status, halt and grace"),
+            _ => return Err("not one of pod, status, halt, grace"),
         }
         Ok(())
     }
@@ -193,7 +193,7 @@ mod tests {
                 r#"kernel parameter "podinit.grace=soon": not a duration"#,
                 r#"kernel parameter "podinit.pod": needs a value"#,
                 r#"kernel parameter "podinit.status=": needs a value"#,
-                r#"kernel parameter "podinit.bogus=1": unknown; podinit knows pod, status, halt and grace"#,
+                r#"kernel parameter "podinit.bogus=1": not one of pod, status, halt, grace"#,
             ]
         );
     }

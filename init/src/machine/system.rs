@@ -198,19 +198,25 @@ fn unescape_octal(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut at = 0;
     while at < bytes.len() {
-        let digits = bytes.get(at + 1..at + 4);
-        match digits.and_then(|digits| std::str::from_utf8(digits).ok()) {
-            Some(octal) if bytes[at] == b'\\' => match u8::from_str_radix(octal, 8) {
-                Ok(byte) => {
-                    out.push(byte);
-                    at += 4;
-                    continue;
-                }
-                Err(_) => out.push(b'\\'),
-            },
-            _ => out.push(bytes[at]),
+        let octal = bytes
+            .get(at + 1..at + 4)
+            .filter(|digits| bytes[at] == b'\\' && digits.iter().all(|d| (b'0'..=b'7').contains(d)))
+            .map(|digits| {
+                digits
+                    .iter()
+                    .fold(0u32, |value, d| value * 8 + u32::from(d - b'0'))
+            })
+            .and_then(|value| u8::try_from(value).ok());
+        match octal {
+            Some(byte) => {
+                out.push(byte);
+                at += 4;
+            }
+            None => {
+                out.push(bytes[at]);
+                at += 1;
+            }
         }
-        at += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -234,8 +240,10 @@ mod tests {
         let table = "rootfs / rootfs rw 0 0\n\
                      proc /proc proc rw,nosuid 0 0\n\
                      tmpfs /run/my\\040pods tmpfs rw 0 0\n\
-                     tmpfs /odd\\9 tmpfs rw 0 0\n";
-        assert_eq!(mount_points(table), ["/proc", "/run/my pods", "/odd\\9"]);
+                     tmpfs /odd\\9 tmpfs rw 0 0\n\
+                     tmpfs /a\\+12\\400 tmpfs rw 0 0\n";
+        let expected = ["/proc", "/run/my pods", "/odd\\9", "/a\\+12\\400"];
+        assert_eq!(mount_points(table), expected);
     }
 
     #[test]
