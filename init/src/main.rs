@@ -2,7 +2,8 @@
 //!
 //! `main` is the lifecycle in order; the README's "What podinit does, in
 //! order" lists the same steps with the same numbers (5 to 9 are in
-//! `entrypoint::run`).
+//! `entrypoint::run`). The machine's init leaves at step 3 for
+//! `machine::run`, whose steps the README's "Machine init" lists.
 
 mod cli;
 mod entrypoint;
@@ -43,6 +44,8 @@ pub mod exit {
 fn main() -> ExitCode {
     // 1-2. Block signals before anything else: from here on a signal can
     //    neither kill podinit nor be lost; it waits in the signalfd.
+    //    XXX: a machine's init that fails here exits and the kernel
+    //    panics; these two calls fail only without signalfd (Linux 2.6.27).
     let (signals, inherited) = match Signals::block_all() {
         Ok(blocked) => blocked,
         Err(error) => return fail(&Error::system("cannot block signals", error)),
