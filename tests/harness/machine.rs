@@ -200,11 +200,11 @@ impl Boot {
         }
     }
 
-    /// The console so far, without terminal escape sequences (the
-    /// firmware clears the screen, leaving them before the first line).
+    /// The console so far: the guest's lines, without the firmware's
+    /// banner and the terminal escape sequences it sends.
     pub fn console(&self) -> String {
         let bytes = fs::read(&self.console).unwrap_or_default();
-        without_escapes(&String::from_utf8_lossy(&bytes))
+        after_firmware(&without_escapes(&String::from_utf8_lossy(&bytes))).to_owned()
     }
 
     /// Waits until the console shows `line` (a whole line); fails the test
@@ -254,6 +254,17 @@ impl Boot {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+/// What follows the firmware's last words, `Booting from ROM...`: its
+/// dots do not always come before the kernel's first output, and would
+/// otherwise start the guest's first line.
+fn after_firmware(text: &str) -> &str {
+    const LAST_WORDS: &str = "Booting from ROM";
+    match text.find(LAST_WORDS) {
+        Some(at) => text[at + LAST_WORDS.len()..].trim_start_matches(['.', '\r', '\n']),
+        None => text,
     }
 }
 
