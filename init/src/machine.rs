@@ -76,6 +76,8 @@ pub fn run(mut signals: Signals, args: impl Iterator<Item = OsString>) -> ! {
     let job = PodJob {
         manifest: params.manifest.clone(),
         status_dir: params.status_dir.clone(),
+        // TODO: a `podinit.policy=` parameter for `any` and `main=APP`;
+        // `all`, rkt's default, is what a machine of batch apps needs.
         policy: podinit_supervisor::pod::ExitPolicy::AllExit,
     };
     let (end, apps) = run_pod(&options, &job, &signals);

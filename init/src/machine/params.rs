@@ -90,6 +90,10 @@ impl BootParams {
 /// The words of a kernel command line: separated by white space, where
 /// double quotes keep spaces in a word and are themselves dropped, as the
 /// kernel's `next_arg` does (`name="a b"` is `name=a b`).
+///
+/// XXX: every quote is dropped, where the kernel drops only those around
+/// the value or the whole word; a path with a quote in it is not read as
+/// the kernel would.
 fn words(cmdline: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut word = String::new();

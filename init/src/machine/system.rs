@@ -94,8 +94,11 @@ pub fn mount_api_filesystems() {
 }
 
 /// Whether `path` is the root of a mount: it lies on another device than
-/// its parent. (A bind mount of a directory onto its own file system is
-/// missed; the kernel makes none of those before init runs.)
+/// its parent.
+///
+/// XXX: a bind mount of a directory onto its own file system is missed
+/// and mounted over; the kernel makes none before init runs, and reading
+/// /proc/self/mountinfo would need /proc first.
 fn is_mount_point(path: &str) -> bool {
     let parent = Path::new(path).parent().unwrap_or(Path::new("/"));
     match (rustix::fs::stat(path), rustix::fs::stat(parent)) {
