@@ -29,7 +29,8 @@ use std::fs;
 use std::time::Duration;
 
 use podinit_supervisor::Pid;
-use podinit_supervisor::pod::PodEnd;
+use podinit_supervisor::pod::{ExitPolicy, PodEnd};
+use podinit_supervisor::reap::reap_exited;
 use podinit_supervisor::signals::{Signal, Signals};
 use rustix::process::getpid;
 use rustix::system::RebootCommand;
@@ -78,7 +79,7 @@ pub fn run(mut signals: Signals, args: impl Iterator<Item = OsString>) -> ! {
         status_dir: params.status_dir.clone(),
         // TODO: a `podinit.policy=` parameter for `any` and `main=APP`;
         // `all`, rkt's default, is what a machine of batch apps needs.
-        policy: podinit_supervisor::pod::ExitPolicy::AllExit,
+        policy: ExitPolicy::AllExit,
     };
     let (end, apps) = run_pod(&options, &job, &signals);
 
@@ -217,7 +218,7 @@ fn finish(halt: Halt, signals: &Signals) -> ! {
     loop {
         match signals.next(None) {
             Ok(_) => {
-                let _ = podinit_supervisor::reap::reap_exited(|_, _| {});
+                let _ = reap_exited(|_, _| {});
             }
             // XXX: a signalfd that fails leaves nothing to wait on but
             // time; a second's sleep keeps PID 1 alive without spinning.
