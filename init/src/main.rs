@@ -2,11 +2,14 @@
 //!
 //! `main` is the lifecycle in order; the README's "What podinit does, in
 //! order" lists the same steps with the same numbers (5 to 9 are in
-//! `entrypoint::run`).
+//! `entrypoint::run`). The machine's init leaves at step 3 for
+//! `machine::run`, whose steps the README's "Machine init" lists.
 
 mod cli;
 mod entrypoint;
 mod logger;
+#[cfg(feature = "pod")]
+mod machine;
 #[cfg(feature = "pod")]
 mod podmode;
 #[cfg(feature = "pod")]
@@ -46,6 +49,8 @@ pub mod exit {
 fn main() -> ExitCode {
     // 1-2. Block signals before anything else: from here on a signal can
     //    neither kill podinit nor be lost; it waits in the signalfd.
+    //    XXX: a machine's init that fails here exits and the kernel
+    //    panics; these two calls fail only without signalfd (Linux 2.6.27).
     let (signals, inherited) = match Signals::block_all() {
         Ok(blocked) => blocked,
         Err(error) => return fail(&Error::system("cannot block signals", error)),
@@ -67,6 +72,12 @@ fn main() -> ExitCode {
                 .and_then(|(entrypoint, args)| stage1::main(entrypoint, args, &signals));
             return finish(result);
         }
+    }
+    // 3b. The machine's init takes its orders from the kernel command line
+    //    instead, and never returns.
+    #[cfg(feature = "pod")]
+    if machine::is_machine_init() {
+        machine::run(signals, env::args_os().skip(1));
     }
     let mut options = match cli::parse(env::args_os().skip(1)) {
         Ok(Command::Run(options)) => options,

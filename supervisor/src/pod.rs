@@ -141,6 +141,16 @@ impl fmt::Display for PodError {
 
 impl std::error::Error for PodError {}
 
+/// How a pod ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PodEnd {
+    /// The pod's exit code, as the exit policy decides it.
+    pub code: u8,
+    /// The signal to podinit that stopped the pod, if one did; the first
+    /// one counts.
+    pub stopped_by: Option<Signal>,
+}
+
 /// Where an app is in its life.
 enum Phase {
     /// Not started yet.
@@ -182,6 +192,9 @@ pub struct Pod<'a> {
     records: StatusDir,
     cgroups: Option<CgroupRoot>,
     apps: Vec<AppRun>,
+    /// Signals to podinit that stop the pod rather than reach the apps.
+    stop_signals: Vec<Signal>,
+    stopped_by: Option<Signal>,
     /// Set once the pod is stopping: no app starts any more.
     stopping: bool,
     /// The pod's exit code once decided.
@@ -218,6 +231,8 @@ impl<'a> Pod<'a> {
             records,
             cgroups: CgroupRoot::create(),
             apps,
+            stop_signals: vec![Signal::TERM, Signal::INT],
+            stopped_by: None,
             stopping: false,
             code: None,
         })
@@ -229,9 +244,22 @@ impl<'a> Pod<'a> {
         self.cgroups.as_ref().map(CgroupRoot::dir)
     }
 
+    /// Makes `signal` stop the pod, as SIGTERM and SIGINT do, instead of
+    /// being forwarded to the apps.
+    pub fn stop_on(&mut self, signal: Signal) {
+        if !self.stop_signals.contains(&signal) {
+            self.stop_signals.push(signal);
+        }
+    }
+
     /// Starts every app and supervises them until the pod has ended;
     /// returns the pod's exit code.
-    pub fn run(mut self) -> Result<u8, PodError> {
+    pub fn run(self) -> Result<u8, PodError> {
+        self.run_to_end().map(|end| end.code)
+    }
+
+    /// As [`Pod::run`], and tells which signal, if any, stopped the pod.
+    pub fn run_to_end(mut self) -> Result<PodEnd, PodError> {
         for index in 0..self.apps.len() {
             self.start(index);
         }
@@ -246,11 +274,9 @@ impl<'a> Pod<'a> {
                     signal: Signal::CHLD,
                     ..
                 }) => self.reap(),
-                Some(Received {
-                    signal: Signal::TERM | Signal::INT,
-                    ..
-                }) => {
-                    log::info!("stopping the pod");
+                Some(Received { signal, .. }) if self.stop_signals.contains(&signal) => {
+                    log::info!("{signal}: stopping the pod");
+                    self.stopped_by.get_or_insert(signal);
                     self.stop_pod();
                 }
                 Some(received) => self.forward(received.signal),
@@ -259,7 +285,10 @@ impl<'a> Pod<'a> {
         if let Some(cgroups) = &self.cgroups {
             cgroups.remove();
         }
-        Ok(self.code.unwrap_or(0))
+        Ok(PodEnd {
+            code: self.code.unwrap_or(0),
+            stopped_by: self.stopped_by,
+        })
     }
 
     /// Starts app `index`: its pre-start handler if it has one, else the

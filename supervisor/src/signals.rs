@@ -238,6 +238,17 @@ impl Signals {
         }
     }
 
+    /// Moves the descriptor above 2 when it sits on 0, 1 or 2, as it does
+    /// when podinit was started with those closed (a kernel that found no
+    /// console), so that a console can take their place.
+    pub fn keep_off_stdio(&mut self) -> io::Result<()> {
+        if self.raw_fd() > 2 {
+            return Ok(());
+        }
+        self.fd = rustix::io::fcntl_dupfd_cloexec(&self.fd, 3)?;
+        Ok(())
+    }
+
     /// The descriptor's number, so that closing inherited descriptors can
     /// spare it.
     pub fn raw_fd(&self) -> i32 {

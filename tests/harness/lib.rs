@@ -222,4 +222,5 @@ pub mod pty;
 
 pub mod pod;
 
+pub mod machine;
 pub mod stage1;
