@@ -4,8 +4,9 @@
 //! The level comes from `PODINIT_LOG` (or tini's `TINI_VERBOSITY`) and
 //! each `-v`; warnings and errors show by default.
 
-use std::os::fd::OwnedFd;
-use std::sync::Mutex;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use rustix::event::{PollFd, PollFlags, poll};
@@ -18,25 +19,27 @@ struct Stderr;
 
 /// Where podinit's lines go, and how they avoid blocking. PID 1 must never
 /// wait on a reader: a full pipe nobody drains would stop reaping and
-/// signalling. A line that finds no room is dropped.
-enum Sink {
-    /// Not decided yet: there was no /proc to reopen stderr through.
-    Unknown,
-    /// podinit's own open of the pipe, FIFO or terminal on fd 2,
-    /// non-blocking. Setting O_NONBLOCK on fd 2 itself would change the
-    /// open file description the program shares, and its writes would
-    /// fail where they should wait.
-    Own(OwnedFd),
-    /// A socket (a log collector's stream): sends on fd 2 that do not wait.
-    Socket,
-    /// A regular file or anything else that does not wait for a reader.
-    Plain,
-    /// A pipe podinit cannot reopen (of another user, say): each write is
-    /// checked for room first, which a writer racing podinit could defeat.
-    Checked,
-}
+/// signalling. A line that finds no room is dropped. Atomics, not a lock:
+/// the logger must be `Sync`, and this is all the state it has.
+static SINK: AtomicU8 = AtomicU8::new(UNKNOWN);
 
-static SINK: Mutex<Sink> = Mutex::new(Sink::Unknown);
+/// podinit's own open of the pipe, FIFO or terminal on fd 2, non-blocking,
+/// when `SINK` is `OWN`. Setting O_NONBLOCK on fd 2 itself would change the
+/// open file description the program shares, and its writes would fail
+/// where they should wait.
+static OWN_FD: OnceLock<OwnedFd> = OnceLock::new();
+
+/// Not decided yet: there was no /proc to reopen stderr through.
+const UNKNOWN: u8 = 0;
+/// A regular file or anything else that does not wait for a reader.
+const PLAIN: u8 = 1;
+/// A pipe podinit cannot reopen (of another user, say): each write is
+/// checked for room first, which a writer racing podinit could defeat.
+const CHECKED: u8 = 2;
+/// A socket (a log collector's stream): sends on fd 2 that do not wait.
+const SOCKET: u8 = 3;
+/// `OWN_FD`.
+const OWN: u8 = 4;
 
 /// The longest line written: up to PIPE_BUF, a write to a pipe is whole or
 /// not at all (pipe(7)), so a line is never cut by a full pipe.
@@ -58,70 +61,76 @@ impl Log for Stderr {
         let text = escape_controls(&record.args().to_string());
         let line = match record.level() {
             Level::Error | Level::Warn | Level::Info => format!("podinit: {text}\n"),
-            level => format!("podinit: {}: {text}\n", level.as_str().to_lowercase()),
+            Level::Debug => format!("podinit: debug: {text}\n"),
+            Level::Trace => format!("podinit: trace: {text}\n"),
         };
-        write_line(&line);
+        write_line(shorten(line).as_bytes());
     }
 
     fn flush(&self) {}
 }
 
 /// Writes `line` to stderr, or drops it rather than wait.
-fn write_line(line: &str) {
-    let line = shorten(line);
-    let line = line.as_bytes();
-    let Ok(mut sink) = SINK.lock() else { return };
-    if matches!(*sink, Sink::Unknown) {
-        *sink = open_sink();
-    }
+fn write_line(line: &[u8]) {
     let stderr = rustix::stdio::stderr();
-    let _ = match &*sink {
-        Sink::Own(fd) => rustix::io::write(fd, line),
-        Sink::Socket => rustix::net::send(stderr, line, SendFlags::DONTWAIT | SendFlags::NOSIGNAL),
-        Sink::Plain => rustix::io::write(stderr, line),
+    let _ = match sink() {
+        PLAIN => rustix::io::write(stderr, line),
+        SOCKET => rustix::net::send(stderr, line, SendFlags::DONTWAIT | SendFlags::NOSIGNAL),
         // XXX: no /proc yet (a machine's first moments), or a pipe podinit
         // cannot reopen: a writer racing podinit between the check and the
         // write could still block it.
-        Sink::Unknown | Sink::Checked if has_room(stderr) => rustix::io::write(stderr, line),
-        Sink::Unknown | Sink::Checked => Ok(0),
+        UNKNOWN | CHECKED if has_room(stderr) => rustix::io::write(stderr, line),
+        UNKNOWN | CHECKED => Ok(0),
+        _ => match OWN_FD.get() {
+            Some(own) => rustix::io::write(own, line),
+            None => Ok(0),
+        },
     };
 }
 
 /// The descriptor the logger opened of its own, which must stay open.
 pub fn descriptor() -> Option<i32> {
-    use std::os::fd::AsRawFd;
-    let mut sink = SINK.lock().ok()?;
-    if matches!(*sink, Sink::Unknown) {
-        *sink = open_sink();
+    sink();
+    OWN_FD.get().map(AsRawFd::as_raw_fd)
+}
+
+/// The sink, decided on first use, and again while it is `UNKNOWN`.
+fn sink() -> u8 {
+    let sink = SINK.load(Ordering::Relaxed);
+    if sink != UNKNOWN {
+        return sink;
     }
-    match &*sink {
-        Sink::Own(fd) => Some(fd.as_raw_fd()),
-        _ => None,
-    }
+    let sink = open_sink();
+    SINK.store(sink, Ordering::Relaxed);
+    sink
 }
 
 /// Decides how to write to stderr without blocking; `Unknown` while there
 /// is no /proc.
-fn open_sink() -> Sink {
+fn open_sink() -> u8 {
     let stderr = rustix::stdio::stderr();
     let Ok(stat) = rustix::fs::fstat(stderr) else {
-        return Sink::Plain;
+        return PLAIN;
     };
     match FileType::from_raw_mode(stat.st_mode) {
-        FileType::Socket => return Sink::Socket,
+        FileType::Socket => return SOCKET,
         FileType::Fifo | FileType::CharacterDevice => {}
-        _ => return Sink::Plain,
+        _ => return PLAIN,
     }
     // Opening a pipe or terminal through /proc gives a new open file
     // description of the same pipe or terminal (proc(5)), whose flags are
     // podinit's alone. NOCTTY: a terminal must not become podinit's own.
     let flags = OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
     match rustix::fs::open("/proc/self/fd/2", flags, Mode::empty()) {
-        Ok(fd) => Sink::Own(fd),
-        Err(Errno::NOENT) if !std::path::Path::new("/proc/self").exists() => Sink::Unknown,
+        Ok(fd) => match OWN_FD.set(fd) {
+            Ok(()) => OWN,
+            Err(_) => CHECKED,
+        },
+        // No /proc yet, or no fd 2 to reopen: try again with the next line.
+        Err(Errno::NOENT) => UNKNOWN,
         // A FIFO with no reader (ENXIO), a pipe of another user (EACCES):
         // a check before each write is the best left.
-        Err(_) => Sink::Checked,
+        Err(_) => CHECKED,
     }
 }
 
@@ -138,15 +147,16 @@ fn has_room(fd: impl std::os::fd::AsFd) -> bool {
 
 /// `line` cut to `MAX_LINE` bytes, on a character boundary, still ending
 /// in a newline.
-fn shorten(line: &str) -> std::borrow::Cow<'_, str> {
-    if line.len() <= MAX_LINE {
-        return line.into();
+fn shorten(mut line: String) -> String {
+    if line.len() > MAX_LINE {
+        let mut end = MAX_LINE - " [cut]\n".len();
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        line.truncate(end);
+        line.push_str(" [cut]\n");
     }
-    let mut end = MAX_LINE - " [cut]\n".len();
-    while !line.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{} [cut]\n", &line[..end]).into()
+    line
 }
 
 /// `text` with every control character escaped (`\n`, `\u{1b}`).
@@ -217,10 +227,10 @@ mod tests {
     #[test]
     fn long_lines_are_cut_to_one_atomic_pipe_write() {
         let long = format!("podinit: {}\n", "é".repeat(3000));
-        let cut = shorten(&long);
+        let cut = shorten(long);
         assert!(cut.len() <= MAX_LINE, "{}", cut.len());
         assert!(cut.ends_with(" [cut]\n"));
-        assert_eq!(shorten("podinit: short\n"), "podinit: short\n");
+        assert_eq!(shorten("podinit: short\n".into()), "podinit: short\n");
     }
 
     #[test]
