@@ -40,7 +40,7 @@ pub fn machine_tools() -> Option<PathBuf> {
     assert!(
         std::env::var("CI").as_deref() != Ok("true"),
         "a boot test needs qemu-system-x86_64, /bin/busybox and {} (musl-target/test \
-         installs and fetches them), and CI=true",
+         installs and fetches them); under CI=true it fails without them",
         kernel.display()
     );
     eprintln!("skipped: needs qemu, busybox-static and the kernel");
