@@ -120,3 +120,35 @@ fn gc_and_stop_on_a_pod_that_never_started() {
     assert_eq!(stopped.code, 122, "{stopped:?}");
     assert!(stopped.stderr.contains("never started"), "{stopped:?}");
 }
+
+/// Regression: `pid` was written as soon as the pod's namespaces existed,
+/// before its PID 1 had mounted the apps' roots, so an `enter` right then
+/// found a root without `/proc` or `/dev`. The last of many apps is
+/// entered the moment `pid` appears.
+#[test]
+fn enter_as_soon_as_pid_appears_finds_the_apps_mounts() {
+    if !have_root() {
+        return;
+    }
+    let pod = Stage1Pod::new("enter-early");
+    let names: Vec<String> = (1..=40).map(|n| format!("app-{n}")).collect();
+    let apps: Vec<PodApp> = names
+        .iter()
+        .map(|name| PodApp::new(App::sh(name, "exec sleep 30")))
+        .collect();
+    pod.write(&apps, &[]);
+    let run = pod.start(&["--net=default"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while pod.pid_text().is_none() {
+        assert!(std::time::Instant::now() < deadline, "no pid file");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let pid = pod.pid();
+    let check = "test -c /dev/null && test -e /proc/self/stat && echo mounted";
+    let last = format!("--appname={}", names[names.len() - 1]);
+    let args = [&format!("--pid={pid}"), &last, "--", "/bin/sh", "-c", check];
+    let entered = pod.entry("enter", &args);
+    assert_eq!(pod.entry("stop", &[&pod.uuid]).code, 0);
+    run.finish_within(Duration::from_secs(10));
+    assert_eq!(entered.stdout, "mounted\n", "{entered:?}");
+}

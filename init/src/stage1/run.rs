@@ -8,6 +8,7 @@
 //! app's root and runs the pod-mode supervisor over the apps.
 
 use std::ffi::OsString;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use podinit_supervisor::manifest::PodManifest;
 use podinit_supervisor::namespaces::{self, Private};
@@ -17,6 +18,9 @@ use podinit_supervisor::rootfs::{self, AppRoot};
 use podinit_supervisor::signals::{self, Signal, Signals};
 use podinit_supervisor::spawn::{self, Forked};
 use podinit_supervisor::volumes;
+use rustix::event::{PollFd, PollFlags, poll};
+use rustix::io::Errno;
+use rustix::pipe::{PipeFlags, pipe_with};
 
 use super::flags::{self, Kind, Parsed, Spec};
 use super::layout::PodDir;
@@ -76,18 +80,21 @@ pub fn run(args: impl Iterator<Item = OsString>, signals: &Signals) -> Result<u8
         network::loopback_up().map_err(|error| Error::system("cannot bring up loopback", error))?;
     }
 
-    // 5. The pod's PID 1.
+    // 5. The pod's PID 1. It closes `mounted` once every app's root is
+    //    mounted, or dies trying.
+    let (wait_mounted, mounted) = pipe_with(PipeFlags::CLOEXEC)
+        .map_err(|error| Error::system("cannot make a pipe", error.into()))?;
     let child = match spawn::fork() {
-        Ok(Forked::Child) => return pod_init(&pod_dir, &manifest, &flags, signals),
+        Ok(Forked::Child) => return pod_init(&pod_dir, &manifest, &flags, signals, mounted),
         Ok(Forked::Parent(child)) => child,
         Err(error) => return Err(Error::system("cannot fork the pod", error)),
     };
+    drop(mounted);
+    wait_for_eof(&wait_mounted);
 
-    // 6. `pid` names it now that its namespaces exist; from here on this
-    //    process holds only the lock and the signals.
-    //    XXX: written before the pod's PID 1 has mounted the apps' roots:
-    //    an `enter` in those first milliseconds finds a root without its
-    //    mounts. A pipe closed by PID 1 once they are made would order it.
+    // 6. `pid` names it now that its namespaces exist and its apps' roots
+    //    are mounted, so that `enter` finds them as the apps do; from here
+    //    on this process holds only the lock and the signals.
     pod_dir.write_pid(child)?;
     let mut keep = vec![signals.raw_fd()];
     keep.extend(lock);
@@ -184,17 +191,19 @@ fn pod_init(
     manifest: &PodManifest,
     flags: &RunFlags,
     signals: &Signals,
+    mounted: OwnedFd,
 ) -> Result<u8, Error> {
-    // The pod dies with the process that holds its lock.
-    // XXX: should that process die between the fork and this call, the pod
-    // runs on without a lock holder; its pid is 0 from inside the new PID
-    // namespace, so the usual getppid() check cannot see it. A pipe the
-    // parent holds open would.
+    // The pod dies with the process that holds its lock. Should that one
+    // have died before the death signal was set, the pipe tells: its pid
+    // is 0 from inside the new PID namespace, so getppid() cannot.
     if let Err(error) = signals::set_parent_death_signal(Signal::KILL) {
         log::warn!("cannot tie the pod to its parent: {error}");
     }
+    if reader_gone(&mounted) {
+        return Err(Error::system("the runtime's process died", Errno::PIPE.into()));
+    }
     // No descriptor inherited, the lock included, reaches an app.
-    crate::close_inherited_fds(&[signals.raw_fd()]);
+    crate::close_inherited_fds(&[signals.raw_fd(), mounted.as_raw_fd()]);
 
     let console = console(flags.interactive);
     for app in manifest.apps() {
@@ -209,6 +218,7 @@ fn pod_init(
         };
         root.mount().map_err(Stage1Error::Rootfs)?;
     }
+    drop(mounted);
 
     let options = Options::default();
     let pod_options = PodOptions {
@@ -233,6 +243,29 @@ fn pod_init(
     let code = pod.run().map_err(Error::Pod)?;
     stop_leftovers(&options, signals)?;
     Ok(code)
+}
+
+/// Waits until every writer of `pipe` has closed it: the pod's PID 1 has
+/// mounted the apps' roots, or has died.
+fn wait_for_eof(pipe: &OwnedFd) {
+    let mut byte = [0u8; 1];
+    loop {
+        match rustix::io::read(pipe, &mut byte) {
+            Err(Errno::INTR) | Ok(1..) => continue,
+            Ok(0) | Err(_) => return,
+        }
+    }
+}
+
+/// Whether the read end of the pipe whose write end is `pipe` is closed
+/// everywhere (POLLERR on a write end: poll(2)).
+fn reader_gone(pipe: &OwnedFd) -> bool {
+    let mut fds = [PollFd::new(pipe, PollFlags::OUT)];
+    let now = rustix::time::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    matches!(poll(&mut fds, Some(&now)), Ok(1)) && fds[0].revents().contains(PollFlags::ERR)
 }
 
 /// What the apps' `/dev/console` is: the caller's terminal when the pod is
