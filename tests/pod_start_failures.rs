@@ -167,3 +167,30 @@ fn a_missing_working_directory_fails_the_pod_with_125() {
     let app = App::new("nodir", &["/bin/true"]).working_directory("/nonexistent/dir");
     assert_failure_stops_the_pod("start-125-dir", app, 125);
 }
+
+/// Regression: an app after one that could not start was recorded twice as
+/// never started (once when the failure stopped the pod, once at its own
+/// turn), and the second record was refused with an error.
+#[test]
+fn an_app_after_a_failed_start_is_recorded_once() {
+    if !have_root() {
+        return;
+    }
+    let pod = PodDir::new("after-failed-start");
+    let cgroup = TestCgroup::new("after-failed-start");
+    pod.write(&[
+        App::new("first", &["/bin/sleep", "1"]),
+        App::new("bad-user", &["/bin/true"]).user(Some("no-such-user-here")),
+        App::new("last", &["/bin/sleep", "1"]),
+    ]);
+    let finished = run(pod.command(&cgroup, &["-v", "--grace", GRACE]));
+    assert_eq!(finished.code, 125, "{finished:?}");
+    let never = finished
+        .stderr_lines()
+        .into_iter()
+        .filter(|line| line.contains("app last: the pod stopped before it started"))
+        .count();
+    assert_eq!(never, 1, "{finished:?}");
+    assert!(!finished.stderr.contains("already recorded"), "{finished:?}");
+    assert_eq!(pod.status_code("last"), 143);
+}

@@ -294,6 +294,10 @@ impl<'a> Pod<'a> {
     /// Starts app `index`: its pre-start handler if it has one, else the
     /// app itself.
     fn start(&mut self, index: usize) {
+        // A pod stopped while earlier apps started has recorded this one.
+        if !matches!(self.apps[index].phase, Phase::Waiting) {
+            return;
+        }
         if self.stopping {
             return self.stopped_before_start(index);
         }
@@ -415,7 +419,10 @@ impl<'a> Pod<'a> {
                 )
             }
         };
-        log::info!("app {} exited: {status}", app.name);
+        match outcome {
+            Outcome::FailedToStart { .. } => log::info!("app {} could not start: {status}", app.name),
+            _ => log::info!("app {} exited: {status}", app.name),
+        }
         self.write_record(index, pid, outcome);
         self.apply_policy(index, status.code());
         let app = &mut self.apps[index];
