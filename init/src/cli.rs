@@ -90,7 +90,7 @@ impl fmt::Display for UsageError {
 pub const USAGE: &str = "\
 usage: podinit [options] [--] program [args...]
        podinit [options] --pod MANIFEST [--status-dir DIR] [--exit-policy POLICY]
-       podinit stage1 run|enter|stop|gc [flags] ...   (a pod runtime's stage1)
+       podinit stage1 run|enter|stop|gc [flags] ...   (pod builds: a pod runtime's stage1)
 
 Runs program as its child, reaps every zombie, forwards signals to the
 program's process group and exits with the program's status.

@@ -52,7 +52,7 @@ pub struct AppRoot {
 #[derive(Debug)]
 pub struct RootfsError {
     pub app: String,
-    /// What was being mounted or created, as the app sees it (`/proc`).
+    /// What podinit could not do: a verb and its object (`mount /proc`).
     pub what: String,
     pub error: io::Error,
 }
@@ -67,7 +67,7 @@ pub fn check(app: &str, path: &Path) -> Result<(), RootfsError> {
     };
     Err(RootfsError {
         app: app.to_owned(),
-        what: format!("root file system {}", path.display()),
+        what: format!("use its root file system {}", path.display()),
         error,
     })
 }

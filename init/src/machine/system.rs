@@ -177,8 +177,12 @@ pub fn unmount_all() {
             Ok(()) => log::debug!("unmounted {target}"),
             Err(errno) => {
                 let read_only = MountFlags::RDONLY;
-                let remounted = rustix::mount::mount_remount(target.as_str(), read_only, "");
-                log::debug!("cannot unmount {target} ({errno}); read-only: {remounted:?}");
+                match rustix::mount::mount_remount(target.as_str(), read_only, "") {
+                    Ok(()) => log::debug!("cannot unmount {target} ({errno}): made it read-only"),
+                    Err(again) => log::debug!(
+                        "cannot unmount {target} ({errno}) nor make it read-only ({again})"
+                    ),
+                }
             }
         }
     }

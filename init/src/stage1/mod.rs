@@ -60,8 +60,10 @@ pub fn select(argv: &[OsString]) -> Option<Result<(Entrypoint, &[OsString]), Usa
     if argv.get(1).is_none_or(|arg| arg != "stage1") {
         return None;
     }
-    let wanted = argv.get(2).map(|arg| arg.to_string_lossy());
-    Some(match wanted.as_deref().and_then(Entrypoint::from_name) {
+    let Some(wanted) = argv.get(2).map(|arg| arg.to_string_lossy()) else {
+        return Some(Err(UsageError("stage1: which entrypoint: run, enter, stop or gc?".into())));
+    };
+    Some(match Entrypoint::from_name(&wanted) {
         Some(entrypoint) => Ok((entrypoint, &argv[3..])),
         None => Err(UsageError(format!(
             "stage1: {wanted:?} is not run, enter, stop or gc"

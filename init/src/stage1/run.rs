@@ -144,7 +144,10 @@ fn private_network(list: &str) -> bool {
         return false;
     }
     for name in names.iter().filter(|name| **name != "none") {
-        log::warn!("--net: network {name:?} is not set up; the pod has loopback only");
+        // `default` is what a runtime passes when its user asked for
+        // nothing: worth a note, not a warning on every pod.
+        let level = if *name == "default" { log::Level::Info } else { log::Level::Warn };
+        log::log!(level, "--net: network {name:?} is not set up; the pod has loopback only");
     }
     true
 }
