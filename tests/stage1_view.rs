@@ -197,3 +197,66 @@ fn the_environment_is_the_apps_own() {
         ]
     );
 }
+
+/// The options of the mount at `point` in a `/proc/self/mountinfo` text:
+/// the per-mount ones (field 6) and the super block's (after the ` - `).
+fn mount_options<'a>(mountinfo: &'a str, point: &str) -> Option<Vec<&'a str>> {
+    let line = mountinfo
+        .lines()
+        .filter(|line| line.split(' ').nth(4) == Some(point))
+        .last()?;
+    Some(line.split(' ').nth(5)?.split(',').collect())
+}
+
+/// Regression: `/proc/sys` was writable in an app that kept the default
+/// capabilities, and without a user namespace its settings are the host's
+/// (`kernel.core_pattern` names a program the host runs as root).
+#[test]
+fn the_hosts_kernel_settings_are_read_only_in_an_app() {
+    if !have_root() {
+        return;
+    }
+    let pod = Stage1Pod::new("proc-sys");
+    // Opening for append writes nothing, and a read-only mount refuses the
+    // open itself (EROFS); busybox's `test -w` would not ask the kernel.
+    let script = "for f in /proc/sys/kernel/core_pattern /proc/sysrq-trigger; do \
+        (: >> $f) 2>/dev/null && echo writable $f; done; cat /proc/self/mountinfo";
+    let stdout = run_ok(&pod, &[PodApp::sh("looks", script)], &[]);
+    assert!(!stdout.contains("writable"), "{stdout}");
+    let options = mount_options(&stdout, "/proc/sys").expect("a /proc/sys mount");
+    assert!(options.contains(&"ro"), "{options:?}");
+}
+
+/// Regression: making the root or a volume read-only dropped the
+/// `nosuid`, `nodev` and `noexec` of the mount below it. Device nodes an
+/// app makes in its own root open nothing (`nodev`).
+#[test]
+fn read_only_mounts_keep_the_hosts_restrictions() {
+    if !have_root() {
+        return;
+    }
+    let pod = Stage1Pod::new("ro-flags");
+    let source = pod.scratch().join("noexec");
+    fs::create_dir_all(&source).expect("volume source");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "nosuid,nodev,noexec", "podinit-test"])
+        .arg(&source)
+        .status()
+        .expect("run mount");
+    assert!(mounted.success());
+    let app = PodApp::sh("looks", "cat /proc/self/mountinfo")
+        .read_only()
+        .mount("data", "/data");
+    pod.write(&[app], &[host_volume("data", &source, true)]);
+    let finished = pod.run(&["--net=default"]);
+    let _ = std::process::Command::new("umount").arg(&source).status();
+    assert_eq!(finished.code, 0, "{finished:?}");
+    let volume = mount_options(&finished.stdout, "/data").expect("a /data mount");
+    for flag in ["ro", "nosuid", "nodev", "noexec"] {
+        assert!(volume.contains(&flag), "/data lacks {flag}: {volume:?}");
+    }
+    let root = mount_options(&finished.stdout, "/").expect("a / mount");
+    for flag in ["ro", "nodev"] {
+        assert!(root.contains(&flag), "/ lacks {flag}: {root:?}");
+    }
+}

@@ -420,7 +420,9 @@ impl<'a> Pod<'a> {
             }
         };
         match outcome {
-            Outcome::FailedToStart { .. } => log::info!("app {} could not start: {status}", app.name),
+            Outcome::FailedToStart { .. } => {
+                log::info!("app {} could not start: {status}", app.name)
+            }
             _ => log::info!("app {} exited: {status}", app.name),
         }
         self.write_record(index, pid, outcome);
@@ -448,7 +450,10 @@ impl<'a> Pod<'a> {
     /// ran, so it gets the status a SIGTERM would have given it, and with
     /// `main=` that decides the pod's code as the app's own exit would have.
     fn stopped_before_start(&mut self, index: usize) {
-        log::info!("app {}: the pod stopped before it started", self.apps[index].name);
+        log::info!(
+            "app {}: the pod stopped before it started",
+            self.apps[index].name
+        );
         let reason = "the pod stopped before the app started".to_owned();
         let status = ExitStatus::Killed(Signal::TERM).code();
         self.write_record(index, None, Outcome::FailedToStart { reason, status });

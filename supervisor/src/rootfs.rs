@@ -23,13 +23,19 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{Mode, OFlags, mkdirat, openat};
+use rustix::fs::{Mode, OFlags, StatVfsMountFlags, mkdirat, openat};
 use rustix::io::Errno;
 use rustix::mount::{MountFlags, mount, mount_bind, mount_bind_recursive, mount_remount};
 
 use crate::credentials::open_in_root;
 use crate::spawn::{Step, StepError};
 use crate::volumes::VolumeMount;
+
+/// What of an app's `/proc` is made read-only: the kernel's settings and
+/// triggers, which without a user namespace are the whole machine's
+/// (`/proc/sys/kernel/core_pattern` names a program the kernel runs as
+/// root on the host).
+const PROC_READ_ONLY: [&str; 4] = ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"];
 
 /// Device nodes every app gets, bound from the host's `/dev`.
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
@@ -80,16 +86,24 @@ impl AppRoot {
     /// point has been created.
     pub fn mount(&self) -> Result<(), RootfsError> {
         mount_bind_recursive(&self.path, &self.path).map_err(self.fail("bind the root"))?;
+        // Device nodes an app makes in its own root (it keeps CAP_MKNOD by
+        // default) must not open the host's disks: those it needs are
+        // bound into `/dev`, mounts of their own.
+        let root = self.path.as_path();
+        remount_adding(root, MountFlags::NODEV).map_err(self.fail("bind the root"))?;
         let nosuid = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
         self.mount_new("/proc", "proc", nosuid, "")?;
+        for target in PROC_READ_ONLY {
+            self.make_read_only(target)?;
+        }
         self.mount_new("/sys", "sysfs", nosuid | MountFlags::RDONLY, "")?;
         self.mount_dev()?;
         for volume in &self.volumes {
             self.mount_volume(volume)?;
         }
         if self.read_only {
-            let flags = MountFlags::BIND | MountFlags::RDONLY;
-            mount_remount(&self.path, flags, "").map_err(self.fail("make the root read-only"))?;
+            remount_adding(root, MountFlags::RDONLY)
+                .map_err(self.fail("make the root read-only"))?;
         }
         Ok(())
     }
@@ -99,7 +113,7 @@ impl AppRoot {
     /// a tmpfs at `shm`. The tmpfs is new, so paths inside it are podinit's
     /// own and are joined as text.
     fn mount_dev(&self) -> Result<(), RootfsError> {
-        let nosuid = MountFlags::NOSUID | MountFlags::NOEXEC;
+        let nosuid = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
         let dev = self.mount_new("/dev", "tmpfs", nosuid, "mode=0755")?;
         let dev = PathBuf::from(fd_path(&dev));
         let dev = fs::canonicalize(&dev).map_err(self.fail_io("find /dev"))?;
@@ -151,6 +165,26 @@ impl AppRoot {
         open_in_root(&self.path, target, flags).map_err(self.fail_io(&format!("open {target}")))
     }
 
+    /// Binds `target` of the app's `/proc` onto itself, read-only: the
+    /// host's knobs behind it are the machine's, not the pod's.
+    fn make_read_only(&self, target: &str) -> Result<(), RootfsError> {
+        let what = format!("make {target} read-only");
+        let flags = OFlags::PATH | OFlags::CLOEXEC;
+        let point = match open_in_root(&self.path, target, flags) {
+            Ok(point) => point,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(error) => return Err(self.error(what, error)),
+        };
+        let path = fd_path(&point);
+        mount_bind(path.as_str(), path.as_str())
+            .map_err(|errno| self.error(what.clone(), errno.into()))?;
+        // The descriptor names what lies below the new mount: open it again.
+        let point =
+            open_in_root(&self.path, target, flags).map_err(|e| self.error(what.clone(), e))?;
+        remount_adding(fd_path(&point).as_str(), MountFlags::RDONLY)
+            .map_err(|errno| self.error(what, errno.into()))
+    }
+
     /// Binds a volume at its path, read-only if asked.
     fn mount_volume(&self, volume: &VolumeMount) -> Result<(), RootfsError> {
         let what = format!("mount volume {} at {}", volume.name, volume.target);
@@ -169,9 +203,8 @@ impl AppRoot {
             // XXX: only the volume's top mount turns read-only; mounts
             // below a recursive host volume stay as they are. Recursive
             // read-only needs mount_setattr(2), which rustix lacks.
-            let flags = MountFlags::BIND | MountFlags::RDONLY;
             let point = self.mount_point(&volume.target, source_is_dir)?;
-            mount_remount(fd_path(&point).as_str(), flags, "")
+            remount_adding(fd_path(&point).as_str(), MountFlags::RDONLY)
                 .map_err(|errno| self.error(what, errno.into()))?;
         }
         Ok(())
@@ -255,6 +288,30 @@ pub fn chroot_step(root: PathBuf) -> Step {
 }
 
 /// The path through which the kernel reaches what `fd` names.
+/// Remounts the bind mount at `path` with `extra` added to the flags it has.
+/// A bind remount sets the flags it is given and clears the others
+/// (mount(2)): dropping a `nosuid`, `nodev` or `noexec` the host set would
+/// widen what the app may do.
+fn remount_adding<P: rustix::path::Arg + Copy>(path: P, extra: MountFlags) -> Result<(), Errno> {
+    let have = rustix::fs::statvfs(path)?.f_flag;
+    let kept = [
+        (StatVfsMountFlags::RDONLY, MountFlags::RDONLY),
+        (StatVfsMountFlags::NOSUID, MountFlags::NOSUID),
+        (StatVfsMountFlags::NODEV, MountFlags::NODEV),
+        (StatVfsMountFlags::NOEXEC, MountFlags::NOEXEC),
+        (StatVfsMountFlags::NOATIME, MountFlags::NOATIME),
+        (StatVfsMountFlags::NODIRATIME, MountFlags::NODIRATIME),
+        (StatVfsMountFlags::RELATIME, MountFlags::RELATIME),
+    ];
+    let flags = kept
+        .into_iter()
+        .filter(|(flag, _)| have.contains(*flag))
+        .fold(MountFlags::BIND | extra, |flags, (_, mount_flag)| {
+            flags | mount_flag
+        });
+    mount_remount(path, flags, "")
+}
+
 fn fd_path(fd: &OwnedFd) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())
 }

@@ -200,7 +200,10 @@ impl Plan {
             Err(error) => {
                 // The child joined the cgroup (or failed to start): its
                 // process group is the next best thing.
-                log::warn!("cannot open cgroup {}: {error}: using its process group", dir.display());
+                log::warn!(
+                    "cannot open cgroup {}: {error}: using its process group",
+                    dir.display()
+                );
                 Tree::Group(pid)
             }
         }
@@ -289,7 +292,12 @@ fn subgroups(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn write_kill(cgroup: BorrowedFd<'_>) -> io::Result<()> {
-    let kill = openat(cgroup, c"cgroup.kill", OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let kill = openat(
+        cgroup,
+        c"cgroup.kill",
+        OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     rustix::io::write(&kill, b"1")?;
     Ok(())
 }
@@ -301,7 +309,9 @@ fn is_populated(cgroup: BorrowedFd<'_>) -> io::Result<bool> {
     let mut buffer = [0u8; 256];
     let length = rustix::io::read(&events, &mut buffer)?;
     let text = &buffer[..length];
-    Ok(!text.split(|&byte| byte == b'\n').any(|line| line == b"populated 0"))
+    Ok(!text
+        .split(|&byte| byte == b'\n')
+        .any(|line| line == b"populated 0"))
 }
 
 /// Sends `signal` to every process in the cgroup `cgroup` and, to
@@ -326,7 +336,9 @@ fn for_each_pid(procs: &OwnedFd, mut each: impl FnMut(Pid)) {
         for &byte in &buffer[..length] {
             match byte {
                 b'0'..=b'9' => {
-                    number = number.saturating_mul(10).saturating_add(i32::from(byte - b'0'))
+                    number = number
+                        .saturating_mul(10)
+                        .saturating_add(i32::from(byte - b'0'))
                 }
                 _ => {
                     if let Some(pid) = Pid::from_raw(number) {
