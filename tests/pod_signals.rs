@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use podinit_tests::pod::{App, GRACE, GRACE_MS, PodDir, TestCgroup};
+use podinit_tests::pod::{App, GRACE, GRACE_MS, PodDir, TestCgroup, path_text};
 use podinit_tests::{Run, have_root};
 
 /// An app that notes each of USR1 and HUP in `out/<name>` and exits 0 on
@@ -162,4 +162,32 @@ fn term_before_the_main_app_started_gives_its_never_started_status() {
     let record = pod.record("web").expect("web's JSON record");
     assert!(record.contains("stopped before the app started"), "{record}");
     assert_eq!(pod.status_code("sidecar"), 137, "sidecar ignores TERM");
+}
+
+/// Regression: an app joins its cgroup itself, just before exec, 10 to 16
+/// ms after the fork on some kernels; a SIGTERM in that window found the
+/// cgroup empty, reached nobody, and the app was killed after the grace.
+/// An app that cannot start right after another stops the pod in it.
+#[test]
+fn a_stop_right_after_an_app_started_reaches_it() {
+    if !have_root() {
+        return;
+    }
+    let pod = PodDir::new("stop-at-start");
+    pod.write(&[
+        App::new("sleeper", &["/bin/sleep", "30"]),
+        App::new("bad-user", &["/bin/true"]).user(Some("no-such-user-here")),
+    ]);
+    // In podinit's own cgroup, where the join takes its time, not in a
+    // test cgroup of its own.
+    let (manifest, status_dir) = (path_text(&pod.manifest()), path_text(&pod.status_dir()));
+    let args = ["--grace", "5s", "--pod", &manifest, "--status-dir", &status_dir];
+    let start = Instant::now();
+    let finished = podinit_tests::run(podinit_tests::as_pid1(&args));
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "the app waited for the grace: {finished:?}"
+    );
+    assert_eq!(finished.code, 125, "{finished:?}");
+    assert_eq!(pod.status_code("sleeper"), 143, "{finished:?}");
 }

@@ -428,10 +428,8 @@ impl<'a> Pod<'a> {
         self.write_record(index, pid, outcome);
         self.apply_policy(index, status.code());
         let app = &mut self.apps[index];
-        if let Some(tree) = &app.tree {
-            tree.signal(Signal::TERM);
-            tree.signal(Signal::CONT);
-        }
+        app.signal_tree(Signal::TERM);
+        app.signal_tree(Signal::CONT);
         // A pod stop already under way keeps its own, earlier deadline.
         if app.kill_at.is_none() {
             app.kill_at = signals::deadline_after(self.options.grace);
@@ -511,10 +509,8 @@ impl<'a> Pod<'a> {
                     let _ = signals::send(Target::Group(*pid), Signal::TERM);
                 }
                 Phase::Running { .. } | Phase::Draining => {
-                    if let Some(tree) = &app.tree {
-                        tree.signal(Signal::TERM);
-                        tree.signal(Signal::CONT);
-                    }
+                    app.signal_tree(Signal::TERM);
+                    app.signal_tree(Signal::CONT);
                 }
                 // Waiting apps were recorded as never started just above.
                 Phase::Waiting | Phase::Done => continue,
@@ -562,12 +558,11 @@ impl<'a> Pod<'a> {
         let now = Instant::now();
         for app in &mut self.apps {
             if app.kill_at.is_some_and(|at| at <= now) {
-                match (&app.phase, &app.tree) {
-                    (Phase::PreStart(pid) | Phase::PostStop(pid), _) => {
+                match &app.phase {
+                    Phase::PreStart(pid) | Phase::PostStop(pid) => {
                         let _ = signals::send(Target::Group(*pid), Signal::KILL);
                     }
-                    (_, Some(tree)) => tree.signal(Signal::KILL),
-                    _ => {}
+                    _ => app.signal_tree(Signal::KILL),
                 }
                 log::warn!("app {} outlived the grace period: sent SIGKILL", app.name);
                 app.kill_at = None;
@@ -578,8 +573,8 @@ impl<'a> Pod<'a> {
     /// Forwards `signal` to every running app's tree.
     fn forward(&self, signal: Signal) {
         for app in &self.apps {
-            if let (Phase::Running { .. }, Some(tree)) = (&app.phase, &app.tree) {
-                tree.signal(signal);
+            if let Phase::Running { .. } = &app.phase {
+                app.signal_tree(signal);
             }
         }
     }
@@ -613,6 +608,18 @@ impl AppRun {
             started_at: SystemTime::now(),
             kill_at: None,
         })
+    }
+
+    /// Sends `signal` to the app's tree, and to its main process while that
+    /// runs, which may not have joined its cgroup yet.
+    fn signal_tree(&self, signal: Signal) {
+        let leader = match &self.phase {
+            Phase::Running { pid, .. } => Some(*pid),
+            _ => None,
+        };
+        if let Some(tree) = &self.tree {
+            tree.signal(signal, leader);
+        }
     }
 
     /// The pid the loop waits for in the current phase.

@@ -211,15 +211,28 @@ impl Plan {
 }
 
 impl Tree {
-    /// Sends `signal` to every process of the tree.
-    pub fn signal(&self, signal: Signal) {
+    /// Sends `signal` to every process of the tree. `leader` is the app's
+    /// main process while it runs: the child joins its cgroup itself, just
+    /// before exec, and a signal sent before then would find the cgroup
+    /// empty. The leader gets it directly unless the cgroup lists it, so
+    /// that no process gets it twice.
+    pub fn signal(&self, signal: Signal, leader: Option<Pid>) {
         match self {
             Tree::Cgroup(dir, fd) if signal == Signal::KILL => {
                 if let Err(error) = write_kill(fd.as_fd()) {
                     log::debug!("cannot write {}/cgroup.kill: {error}", dir.display());
                 }
+                if let Some(leader) = leader {
+                    let _ = signals::send(Target::Process(leader), signal);
+                }
             }
-            Tree::Cgroup(_, fd) => signal_members(fd.as_fd(), signal, 0),
+            Tree::Cgroup(_, fd) => {
+                let mut seen = leader.is_none();
+                signal_members(fd.as_fd(), signal, 0, &mut |pid| seen |= Some(pid) == leader);
+                if let (false, Some(leader)) = (seen, leader) {
+                    let _ = signals::send(Target::Process(leader), signal);
+                }
+            }
             Tree::Group(pgid) => {
                 let _ = signals::send(Target::Group(*pgid), signal);
             }
@@ -315,15 +328,22 @@ fn is_populated(cgroup: BorrowedFd<'_>) -> io::Result<bool> {
 }
 
 /// Sends `signal` to every process in the cgroup `cgroup` and, to
-/// `MAX_DEPTH`, in the cgroups the app made below it.
-fn signal_members(cgroup: BorrowedFd<'_>, signal: Signal, depth: usize) {
+/// `MAX_DEPTH`, in the cgroups the app made below it;
+/// `sent` hears of every pid signalled.
+fn signal_members(
+    cgroup: BorrowedFd<'_>,
+    signal: Signal,
+    depth: usize,
+    sent: &mut dyn FnMut(Pid),
+) {
     if let Ok(procs) = openat(cgroup, c"cgroup.procs", READ, Mode::empty()) {
         for_each_pid(&procs, |pid| {
             let _ = signals::send(Target::Process(pid), signal);
+            sent(pid);
         });
     }
     if depth < MAX_DEPTH {
-        for_each_subgroup(cgroup, |child| signal_members(child, signal, depth + 1));
+        for_each_subgroup(cgroup, |child| signal_members(child, signal, depth + 1, sent));
     }
 }
 
