@@ -152,3 +152,58 @@ fn enter_as_soon_as_pid_appears_finds_the_apps_mounts() {
     run.finish_within(Duration::from_secs(10));
     assert_eq!(entered.stdout, "mounted\n", "{entered:?}");
 }
+
+/// Regression: `enter` passed every descriptor its caller had down to the
+/// command, and one naming a host directory leads out of the app's root.
+#[test]
+fn enter_passes_no_descriptor_but_stdio() {
+    if !have_root() {
+        return;
+    }
+    let (pod, run) = sleeping_pod("enter-fds", &["web"]);
+    let pid = pod.pid();
+    let enter = pod.entrypoint("enter");
+    // A shell between the test and `enter` hands down the host's /etc on 7.
+    let script = format!(
+        "exec 7</etc; exec {} --pid={pid} --appname=web -- /bin/sh -c 'ls /proc/self/fd'",
+        enter.display()
+    );
+    let mut command = std::process::Command::new("/bin/sh");
+    command.args(["-c", &script]).current_dir(&pod.dir);
+    let entered = podinit_tests::run(command);
+    assert_eq!(pod.entry("stop", &[&pod.uuid]).code, 0);
+    run.finish_within(Duration::from_secs(10));
+    assert_eq!(entered.code, 0, "{entered:?}");
+    // ls itself holds one more, for the directory it lists.
+    let fds: Vec<&str> = entered.stdout.lines().collect();
+    assert_eq!(fds, ["0", "1", "2", "3"], "{entered:?}");
+}
+
+/// Regression: `stop` signalled whatever process `pid` named, and after a
+/// pod has gone its pid may be another process's. `enter` would join that
+/// process's namespaces.
+#[test]
+fn stop_and_enter_leave_a_process_that_is_not_a_pod_alone() {
+    if !have_root() {
+        return;
+    }
+    let pod = Stage1Pod::new("not-a-pod");
+    pod.write(&[PodApp::sh("web", "true")], &[]);
+    let mut stranger = std::process::Command::new("/bin/sleep")
+        .arg("30")
+        .spawn()
+        .expect("start a stranger");
+    fs::write(pod.dir.join("pid"), format!("{}\n", stranger.id())).expect("write pid");
+    let stopped = pod.entry("stop", &["--force", &pod.uuid]);
+    let entered = pod.entry(
+        "enter",
+        &[&format!("--pid={}", stranger.id()), "--appname=web", "--", "/bin/true"],
+    );
+    let alive = stranger.try_wait().expect("wait").is_none();
+    let _ = stranger.kill();
+    let _ = stranger.wait();
+    assert_eq!(stopped.code, 0, "an exited pod is no error: {stopped:?}");
+    assert!(alive, "stop killed a process that was not the pod");
+    assert_eq!(entered.code, 122, "{entered:?}");
+    assert!(entered.stderr.contains("not a pod's PID 1"), "{entered:?}");
+}

@@ -37,6 +37,8 @@ pub enum NamespaceError {
     /// not ours to enter.
     Open(String, io::Error),
     Join(&'static str, io::Error),
+    /// The pid is not PID 1 of a PID namespace below ours.
+    NotAPod(i32),
 }
 
 /// The namespaces `enter` joins, in the order it joins them: the mount
@@ -79,6 +81,9 @@ pub fn set_hostname(name: &str) -> Result<(), NamespaceError> {
 /// Every namespace file is opened before the first is joined: once in the
 /// pod's mount namespace, `/proc` may show another PID namespace.
 pub fn join(pid: Pid) -> Result<(), NamespaceError> {
+    if !is_pod_init(pid) {
+        return Err(NamespaceError::NotAPod(pid.as_raw_nonzero().get()));
+    }
     let pid = pid.as_raw_nonzero();
     let mut files = Vec::with_capacity(JOINED.len());
     for (kind, _) in JOINED {
@@ -91,6 +96,24 @@ pub fn join(pid: Pid) -> Result<(), NamespaceError> {
             .map_err(|errno| NamespaceError::Join(kind, errno.into()))?;
     }
     Ok(())
+}
+
+/// Whether `pid` is PID 1 of a PID namespace below ours, as a pod's PID 1
+/// is: the last of its pids in `/proc/<pid>/status` (`NSpid`, one per
+/// namespace from ours down) is 1. A pid that a pod's `pid` file still
+/// names after the pod has gone, and that the kernel gave to some other
+/// process, is not.
+pub fn is_pod_init(pid: Pid) -> bool {
+    let path = format!("/proc/{}/status", pid.as_raw_nonzero());
+    let Ok(status) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let pids: Vec<&str> = status
+        .lines()
+        .find_map(|line| line.strip_prefix("NSpid:"))
+        .map(|pids| pids.split_whitespace().collect())
+        .unwrap_or_default();
+    pids.len() >= 2 && pids.last() == Some(&"1")
 }
 
 impl fmt::Display for NamespaceError {
@@ -109,6 +132,9 @@ impl fmt::Display for NamespaceError {
             NamespaceError::Join(kind, error) => {
                 write!(f, "cannot join the pod's {kind} namespace: {error}")
             }
+            NamespaceError::NotAPod(pid) => {
+                write!(f, "process {pid} is not a pod's PID 1 (no such pod, or it has exited)")
+            }
         }
     }
 }
@@ -121,6 +147,7 @@ impl std::error::Error for NamespaceError {
             | NamespaceError::Hostname(_, error)
             | NamespaceError::Open(_, error)
             | NamespaceError::Join(_, error) => Some(error),
+            NamespaceError::NotAPod(_) => None,
         }
     }
 }

@@ -65,12 +65,14 @@ pub fn enter(args: impl Iterator<Item = OsString>, signals: &Signals) -> Result<
     program.before_exec(rootfs::chroot_step(pod_dir.app_root(name)));
 
     // 3. The pod's namespaces; the command is the first child in its PID
-    //    namespace from here.
+    //    namespace from here. It gets stdin, stdout and stderr, and no other
+    //    descriptor of the caller's: one naming a host directory would
+    //    lead out of the app's root.
+    crate::close_inherited_fds(&[signals.raw_fd()]);
     namespaces::join(pid).map_err(Stage1Error::Namespace)?;
     let child = program
         .spawn()
         .map_err(|error| Error::system(format!("cannot fork {}", program.name()), error))?;
-    crate::close_inherited_fds(&[signals.raw_fd()]);
 
     // 4. Its status is ours.
     relay::until_exit(child, signals)

@@ -106,6 +106,7 @@ pub enum Stage1Error {
 impl Stage1Error {
     pub fn exit_code(&self) -> u8 {
         match self {
+            Stage1Error::Namespace(NamespaceError::NotAPod(_)) => exit::POD,
             Stage1Error::Namespace(_) => exit::SYSTEM,
             Stage1Error::Rootfs(_) => exit::SYSTEM,
             Stage1Error::MissingRootfs(_)

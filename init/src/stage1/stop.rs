@@ -4,6 +4,7 @@
 
 use std::ffi::OsString;
 
+use podinit_supervisor::namespaces;
 use podinit_supervisor::signals::{self, Signal, Target};
 
 use super::flags::{self, Kind, Spec};
@@ -22,6 +23,11 @@ pub fn stop(args: impl Iterator<Item = OsString>) -> Result<u8, Error> {
         Signal::TERM
     };
     let pid = PodDir::current()?.read_pid()?;
+    // The pid may have been given to another process since the pod ended.
+    if !namespaces::is_pod_init(pid) {
+        log::info!("the pod has already exited");
+        return Ok(0);
+    }
     match signals::send(Target::Process(pid), signal) {
         Ok(()) => Ok(0),
         Err(error) if error.raw_os_error() == Some(rustix::io::Errno::SRCH.raw_os_error()) => {
