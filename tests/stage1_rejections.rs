@@ -98,3 +98,22 @@ fn a_missing_host_volume_source_names_the_volume() {
         "{message}"
     );
 }
+
+/// Regression: `RKT_LOCK_FD=1` was taken for the lock, stdout was made
+/// close-on-exec, and every app lost it.
+#[test]
+fn a_lock_descriptor_of_stdio_is_refused() {
+    if !have_root() {
+        return;
+    }
+    let pod = Stage1Pod::new("lock-stdio");
+    pod.write(&[PodApp::sh("web", "echo out")], &[]);
+    for fd in ["0", "1", "2"] {
+        let (mut command, _lock) = pod.run_command(&["--net=none"]);
+        command.env("RKT_LOCK_FD", fd);
+        let finished = podinit_tests::run(command);
+        assert_eq!(finished.code, 120, "RKT_LOCK_FD={fd}: {finished:?}");
+        assert!(finished.stderr.contains("RKT_LOCK_FD"), "{finished:?}");
+        assert!(pod.pid_text().is_none(), "RKT_LOCK_FD={fd}: the pod ran");
+    }
+}

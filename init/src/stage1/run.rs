@@ -15,7 +15,7 @@ use podinit_supervisor::namespaces::{self, Private};
 use podinit_supervisor::network;
 use podinit_supervisor::pod::{ExitPolicy, Pod, PodOptions, Roots};
 use podinit_supervisor::rootfs::{self, AppRoot};
-use podinit_supervisor::signals::{self, Signal, Signals};
+use podinit_supervisor::signals::{self, Signal, Signals, Target};
 use podinit_supervisor::spawn::{self, Forked};
 use podinit_supervisor::volumes;
 use rustix::event::{PollFd, PollFlags, poll};
@@ -95,7 +95,11 @@ pub fn run(args: impl Iterator<Item = OsString>, signals: &Signals) -> Result<u8
     // 6. `pid` names it now that its namespaces exist and its apps' roots
     //    are mounted, so that `enter` finds them as the apps do; from here
     //    on this process holds only the lock and the signals.
-    pod_dir.write_pid(child)?;
+    if let Err(error) = pod_dir.write_pid(child) {
+        // A pod the runtime cannot find must not run on unseen.
+        let _ = signals::send(Target::Process(child), Signal::KILL);
+        return Err(error.into());
+    }
     let mut keep = vec![signals.raw_fd()];
     keep.extend(lock);
     crate::close_inherited_fds(&keep);
@@ -122,6 +126,11 @@ fn run_flags(parsed: &Parsed) -> Result<RunFlags, UsageError> {
         Some(name) if !name.is_empty() => name.to_owned(),
         _ => format!("rkt-{uuid}"),
     };
+    // sethostname(2) takes at most 64 bytes (HOST_NAME_MAX).
+    if hostname.len() > 64 {
+        let why = format!("--hostname {hostname:?}: longer than 64 bytes");
+        return Err(UsageError(why));
+    }
     Ok(RunFlags {
         private: Private { network, ipc },
         hostname,
@@ -160,10 +169,15 @@ fn take_lock() -> Result<Option<i32>, Error> {
         log::debug!("RKT_LOCK_FD is not set: no lock to keep");
         return Ok(None);
     };
-    let fd: i32 = text.trim().parse().map_err(|_| {
-        let why = format!("RKT_LOCK_FD={text:?}: not a descriptor number");
-        Error::Usage(UsageError(why))
-    })?;
+    // 0 to 2 are the pod's stdio, never a lock: taking one would close
+    // the apps' stdout or stderr on exec.
+    let fd: i32 = match text.trim().parse() {
+        Ok(fd @ 3..) => fd,
+        _ => {
+            let why = format!("RKT_LOCK_FD={text:?}: not a descriptor number above 2");
+            return Err(Error::Usage(UsageError(why)));
+        }
+    };
     spawn::keep_from_exec(fd)
         .map_err(|error| Error::system(format!("cannot keep lock descriptor {fd}"), error))?;
     Ok(Some(fd))
