@@ -207,3 +207,33 @@ fn stop_and_enter_leave_a_process_that_is_not_a_pod_alone() {
     assert_eq!(entered.code, 122, "{entered:?}");
     assert!(entered.stderr.contains("not a pod's PID 1"), "{entered:?}");
 }
+
+/// Regression: `gc` of one pod, whose cgroup note was copied from another
+/// running pod, killed that other pod: the note named any podinit cgroup.
+#[test]
+fn gc_leaves_another_pods_cgroup_alone() {
+    if !have_root() {
+        return;
+    }
+    let (running, run) = sleeping_pod("gc-other-running", &["web"]);
+    let note = running.dir.join("stage1/rootfs/rkt/cgroup");
+    let Ok(text) = fs::read_to_string(&note) else {
+        // No cgroup v2 here: the pod has no cgroup to be pointed at.
+        assert_eq!(running.entry("stop", &[&running.uuid]).code, 0);
+        run.finish_within(Duration::from_secs(10));
+        return;
+    };
+    let other = Stage1Pod::new("gc-other");
+    other.write(&[PodApp::sh("web", "true")], &[]);
+    fs::write(other.dir.join("stage1/rootfs/rkt/cgroup"), &text).expect("copy the note");
+    let collected = other.entry("gc", &[&other.uuid]);
+    let cgroup = PathBuf::from(text.trim_end());
+    let still_there = cgroup.exists();
+    let alive = running.pid_text().is_some() && !processes_in_namespace_of(running.pid()).is_empty();
+    assert_eq!(running.entry("stop", &[&running.uuid]).code, 0);
+    let finished = run.finish_within(Duration::from_secs(10));
+    assert_eq!(collected.code, 0, "{collected:?}");
+    assert!(still_there, "gc removed another pod's cgroup {}", cgroup.display());
+    assert!(alive, "gc killed another pod");
+    assert_eq!(finished.code, 0, "the other pod stopped cleanly: {finished:?}");
+}

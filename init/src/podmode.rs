@@ -40,6 +40,7 @@ pub fn run_manifest(
         grace: options.grace,
         policy: job.policy.clone(),
         interactive: false,
+        cgroup_tag: None,
     };
     let mut pod = Pod::prepare(manifest, &pod_options, signals).map_err(Error::Pod)?;
     for &signal in stop_signals {

@@ -101,6 +101,10 @@ pub struct PodOptions {
     /// Whether the apps take podinit's terminal as their foreground
     /// process group (`--interactive`: one app, the caller's terminal).
     pub interactive: bool,
+    /// What the name of the pod's cgroup directory says of it after
+    /// `podinit-`, so that it can be told apart later (stage1: the pod's
+    /// UUID); a random part follows.
+    pub cgroup_tag: Option<String>,
 }
 
 /// Why a pod could not be run at all.
@@ -229,7 +233,7 @@ impl<'a> Pod<'a> {
             options,
             signals,
             records,
-            cgroups: CgroupRoot::create(),
+            cgroups: CgroupRoot::create(options.cgroup_tag.as_deref()),
             apps,
             stop_signals: vec![Signal::TERM, Signal::INT],
             stopped_by: None,

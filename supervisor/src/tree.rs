@@ -28,10 +28,11 @@ pub struct CgroupRoot {
 }
 
 impl CgroupRoot {
-    /// Creates `podinit-<random>` below podinit's own cgroup v2 directory;
+    /// Creates `podinit-[<tag>-]<random>` below podinit's own cgroup v2
+    /// directory;
     /// `None` (with the reason logged at debug) where that is impossible.
-    pub fn create() -> Option<CgroupRoot> {
-        match Self::try_create() {
+    pub fn create(tag: Option<&str>) -> Option<CgroupRoot> {
+        match Self::try_create(tag) {
             Ok(root) => Some(root),
             Err(error) => {
                 log::debug!("no cgroup v2 for app trees, using process groups: {error}");
@@ -40,11 +41,15 @@ impl CgroupRoot {
         }
     }
 
-    fn try_create() -> io::Result<CgroupRoot> {
+    fn try_create(tag: Option<&str>) -> io::Result<CgroupRoot> {
         let mount = cgroup2_mount()?;
         let own = own_cgroup()?;
         let parent = mount.join(own.trim_start_matches('/'));
-        let dir = create_unique(&parent)?;
+        let stem = match tag {
+            Some(tag) => format!("podinit-{tag}-"),
+            None => "podinit-".to_owned(),
+        };
+        let dir = create_unique(&parent, &stem)?;
         if !dir.join("cgroup.kill").exists() {
             let _ = fs::remove_dir(&dir);
             return Err(io::Error::other(
@@ -65,13 +70,13 @@ impl CgroupRoot {
     }
 }
 
-/// Creates `<parent>/podinit-<random>`. Several pods may run at once, each
+/// Creates `<parent>/<stem><random>`. Several pods may run at once, each
 /// podinit as PID 1 of its own namespace, so a pid would not make the name
 /// unique; and a SIGKILLed podinit leaves its directory behind, which a
 /// counter would trip over for ever.
-fn create_unique(parent: &Path) -> io::Result<PathBuf> {
+fn create_unique(parent: &Path, stem: &str) -> io::Result<PathBuf> {
     for _ in 0..8 {
-        let dir = parent.join(format!("podinit-{:016x}", unique_number()));
+        let dir = parent.join(format!("{stem}{:016x}", unique_number()));
         match fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),
             Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,

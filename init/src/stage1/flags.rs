@@ -52,10 +52,21 @@ impl Parsed {
             .positional
             .last()
             .ok_or_else(|| UsageError("no pod UUID given".into()))?;
-        uuid.to_str()
-            .map(str::to_owned)
-            .ok_or_else(|| UsageError(format!("pod UUID {uuid:?} is not UTF-8")))
+        // It names the pod's host name and cgroup: letters, digits and
+        // dashes only, as a UUID is written, so that it cannot lead into
+        // another directory.
+        match uuid.to_str() {
+            Some(text) if is_uuid_like(text) => Ok(text.to_owned()),
+            _ => Err(UsageError(format!(
+                "pod UUID {uuid:?}: must be 1 to 64 letters, digits and dashes"
+            ))),
+        }
     }
+}
+
+fn is_uuid_like(text: &str) -> bool {
+    (1..=64).contains(&text.len())
+        && text.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
 }
 
 /// Parses `args` (argv after argv[0]) against `spec`.
@@ -143,6 +154,16 @@ mod tests {
         // An unknown flag without `=` cannot say whether it takes a value:
         // what follows it is a plain argument, and the last one wins.
         assert_eq!(parsed.uuid().expect("a uuid"), "abc-123");
+    }
+
+    #[test]
+    fn a_uuid_cannot_lead_into_another_directory() {
+        for bad in ["../../x", "a/b", "", "a.b", &"0".repeat(65)] {
+            let parsed = parse_list(&["--net=none", bad]).expect("parses");
+            assert!(parsed.uuid().is_err(), "{bad:?} was taken");
+        }
+        let uuid = "6f9c5c52-0000-4000-8000-000000000001";
+        assert_eq!(parse_list(&[uuid]).expect("parses").uuid().as_deref(), Ok(uuid));
     }
 
     #[test]

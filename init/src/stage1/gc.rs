@@ -18,7 +18,7 @@ const SPEC: &Spec = &[("local-config", Kind::Value), ("debug", Kind::Bool)];
 /// Releases the pod's leftovers; 0 when nothing is left.
 pub fn gc(args: impl Iterator<Item = OsString>) -> Result<u8, Error> {
     let parsed = flags::parse(args, SPEC)?;
-    parsed.uuid()?;
+    let uuid = parsed.uuid()?;
     let pod_dir = PodDir::current()?;
     let note = pod_dir.cgroup_note();
     let Ok(text) = std::fs::read_to_string(&note) else {
@@ -26,7 +26,7 @@ pub fn gc(args: impl Iterator<Item = OsString>) -> Result<u8, Error> {
         return Ok(0);
     };
     let dir = PathBuf::from(text.trim_end());
-    if !is_pod_cgroup(&dir) {
+    if !is_pod_cgroup(&dir, &uuid) {
         log::warn!(
             "{}: {} is no pod cgroup: left alone",
             note.display(),
@@ -43,17 +43,19 @@ pub fn gc(args: impl Iterator<Item = OsString>) -> Result<u8, Error> {
 }
 
 /// Whether `dir` looks like what the pod noted: an absolute path below the
-/// cgroup file system, without `..`, named as podinit names its cgroups.
-/// The note lies in the pod directory, which the runtime's user can
-/// write: gc must not kill and remove any cgroup it is pointed at.
+/// cgroup file system, without `..`, named as `run` names the cgroups of
+/// pod `uuid`. The note lies in the pod directory, which the runtime's
+/// user can write: gc must not kill and remove any cgroup it is pointed
+/// at, another pod's least of all.
 ///
 /// XXX: a cgroup2 hierarchy mounted elsewhere than below `/sys/fs/cgroup`
 /// is refused, and its leftovers stay for the runtime to remove.
-fn is_pod_cgroup(dir: &Path) -> bool {
+fn is_pod_cgroup(dir: &Path, uuid: &str) -> bool {
+    let stem = format!("podinit-{uuid}-");
     dir.starts_with("/sys/fs/cgroup")
         && dir.components().all(|part| part != Component::ParentDir)
         && dir
             .file_name()
             .and_then(|name| name.to_str())
-            .is_some_and(|name| name.starts_with("podinit-"))
+            .is_some_and(|name| name.starts_with(&stem))
 }

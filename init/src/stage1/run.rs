@@ -50,6 +50,7 @@ const SPEC: &Spec = &[
 
 /// What `run` was asked for.
 struct RunFlags {
+    uuid: String,
     private: Private,
     hostname: String,
     interactive: bool,
@@ -132,6 +133,7 @@ fn run_flags(parsed: &Parsed) -> Result<RunFlags, UsageError> {
         return Err(UsageError(why));
     }
     Ok(RunFlags {
+        uuid: uuid.to_owned(),
         private: Private { network, ipc },
         hostname,
         interactive: parsed.is_set("interactive"),
@@ -244,6 +246,7 @@ fn pod_init(
         grace: options.grace,
         policy: ExitPolicy::AllExit,
         interactive: flags.interactive,
+        cgroup_tag: Some(flags.uuid.clone()),
     };
     let pod = Pod::prepare(manifest, &pod_options, signals).map_err(Error::Pod)?;
     if let Some(dir) = pod.cgroup_dir() {
