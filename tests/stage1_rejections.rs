@@ -5,7 +5,9 @@
 use std::fs;
 
 use podinit_tests::have_root;
-use podinit_tests::stage1::{PodApp, Stage1Pod, host_mounts_under, processes_under};
+use podinit_tests::stage1::{
+    PodApp, Stage1Pod, empty_volume, host_mounts_under, processes_under,
+};
 
 /// Runs the pod; checks the code and that it left nothing; returns the
 /// one line it printed.
@@ -108,7 +110,8 @@ fn a_lock_descriptor_of_stdio_is_refused() {
     }
     let pod = Stage1Pod::new("lock-stdio");
     pod.write(&[PodApp::sh("web", "echo out")], &[]);
-    for fd in ["0", "1", "2"] {
+    // Stdio, and a number the runtime never opened (podinit may have).
+    for fd in ["0", "1", "2", "3", "77"] {
         let (mut command, _lock) = pod.run_command(&["--net=none"]);
         command.env("RKT_LOCK_FD", fd);
         let finished = podinit_tests::run(command);
@@ -116,4 +119,19 @@ fn a_lock_descriptor_of_stdio_is_refused() {
         assert!(finished.stderr.contains("RKT_LOCK_FD"), "{finished:?}");
         assert!(pod.pid_text().is_none(), "RKT_LOCK_FD={fd}: the pod ran");
     }
+}
+
+/// Regression: `pid` was written even when the pod's PID 1 failed to mount
+/// an app's root, naming a process that was gone.
+#[test]
+fn a_mount_that_fails_in_the_pod_leaves_no_pid() {
+    if !have_root() {
+        return;
+    }
+    let pod = Stage1Pod::new("mount-fails");
+    // A mount point below a file: it cannot be made.
+    let app = PodApp::sh("web", "true").mount("data", "/bin/busybox/data");
+    pod.write(&[app], &[empty_volume("data", "0755", 0, 0)]);
+    let line = refused(&pod, 125);
+    assert!(line.contains("/bin/busybox/data"), "{line}");
 }

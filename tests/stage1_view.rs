@@ -229,7 +229,7 @@ fn the_hosts_kernel_settings_are_read_only_in_an_app() {
 
 /// Regression: making the root or a volume read-only dropped the
 /// `nosuid`, `nodev` and `noexec` of the mount below it. Device nodes an
-/// app makes in its own root open nothing (`nodev`).
+/// app makes in its own root or an empty volume open nothing (`nodev`).
 #[test]
 fn read_only_mounts_keep_the_hosts_restrictions() {
     if !have_root() {
@@ -246,8 +246,10 @@ fn read_only_mounts_keep_the_hosts_restrictions() {
     assert!(mounted.success());
     let app = PodApp::sh("looks", "cat /proc/self/mountinfo")
         .read_only()
-        .mount("data", "/data");
-    pod.write(&[app], &[host_volume("data", &source, true)]);
+        .mount("data", "/data")
+        .mount("scratch", "/scratch");
+    let volumes = [host_volume("data", &source, true), empty_volume("scratch", "0755", 0, 0)];
+    pod.write(&[app], &volumes);
     let finished = pod.run(&["--net=default"]);
     let _ = std::process::Command::new("umount").arg(&source).status();
     assert_eq!(finished.code, 0, "{finished:?}");
@@ -255,6 +257,8 @@ fn read_only_mounts_keep_the_hosts_restrictions() {
     for flag in ["ro", "nosuid", "nodev", "noexec"] {
         assert!(volume.contains(&flag), "/data lacks {flag}: {volume:?}");
     }
+    let scratch = mount_options(&finished.stdout, "/scratch").expect("a /scratch mount");
+    assert!(scratch.contains(&"nodev"), "an empty volume opens devices: {scratch:?}");
     let root = mount_options(&finished.stdout, "/").expect("a / mount");
     for flag in ["ro", "nodev"] {
         assert!(root.contains(&flag), "/ lacks {flag}: {root:?}");

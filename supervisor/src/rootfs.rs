@@ -199,12 +199,19 @@ impl AppRoot {
             mount_bind(&volume.source, target.as_str())
         };
         bound.map_err(|errno| self.error(what.clone(), errno.into()))?;
+        // XXX: only the volume's top mount turns read-only; mounts below a
+        // recursive host volume stay as they are. Recursive read-only needs
+        // mount_setattr(2), which rustix lacks.
+        let mut restrict = MountFlags::empty();
         if volume.read_only {
-            // XXX: only the volume's top mount turns read-only; mounts
-            // below a recursive host volume stay as they are. Recursive
-            // read-only needs mount_setattr(2), which rustix lacks.
+            restrict |= MountFlags::RDONLY;
+        }
+        if !volume.devices {
+            restrict |= MountFlags::NODEV;
+        }
+        if !restrict.is_empty() {
             let point = self.mount_point(&volume.target, source_is_dir)?;
-            remount_adding(fd_path(&point).as_str(), MountFlags::RDONLY)
+            remount_adding(fd_path(&point).as_str(), restrict)
                 .map_err(|errno| self.error(what, errno.into()))?;
         }
         Ok(())

@@ -30,6 +30,11 @@ pub struct VolumeMount {
     pub target: String,
     pub recursive: bool,
     pub read_only: bool,
+    /// Whether device nodes in it open: a host volume keeps what its
+    /// mount allows (an operator may bind `/dev/kvm`); an empty volume,
+    /// made by podinit in the pod directory, opens none, or an app with
+    /// CAP_MKNOD could make a node of the host's disk there and open it.
+    pub devices: bool,
 }
 
 /// Why a volume cannot be given to an app.
@@ -82,21 +87,21 @@ pub fn mounts_of(
 ) -> Result<Vec<VolumeMount>, VolumeError> {
     let mut binds = Vec::new();
     for mount in manifest.mounts_of(app) {
-        let (name, source, recursive) = match mount.source {
+        let (name, source, recursive, devices) = match mount.source {
             MountSource::Volume(volume) => match volume.kind() {
                 VolumeKind::Host { source, recursive } => {
-                    (volume.name(), PathBuf::from(source), *recursive)
+                    (volume.name(), PathBuf::from(source), *recursive, true)
                 }
                 VolumeKind::Empty { mode, uid, gid } => {
                     let path = dir.join(volume.name());
                     make_empty(volume.name(), &path, *mode, *uid, *gid)?;
-                    (volume.name(), path, false)
+                    (volume.name(), path, false, false)
                 }
             },
             MountSource::ImplicitEmpty { name } => {
                 let path = dir.join(format!(".{}", app.name())).join(name);
                 make_empty(name, &path, 0o755, 0, 0)?;
-                (name, path, false)
+                (name, path, false, false)
             }
         };
         binds.push(VolumeMount {
@@ -105,6 +110,7 @@ pub fn mounts_of(
             target: mount.path.to_owned(),
             recursive,
             read_only: mount.read_only,
+            devices,
         });
     }
     Ok(binds)

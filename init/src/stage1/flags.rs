@@ -54,18 +54,19 @@ impl Parsed {
             .ok_or_else(|| UsageError("no pod UUID given".into()))?;
         // It names the pod's host name and cgroup: letters, digits and
         // dashes only, as a UUID is written, so that it cannot lead into
-        // another directory.
+        // another directory; and short enough that `rkt-<uuid>` is a host
+        // name (64 bytes at most).
         match uuid.to_str() {
             Some(text) if is_uuid_like(text) => Ok(text.to_owned()),
             _ => Err(UsageError(format!(
-                "pod UUID {uuid:?}: must be 1 to 64 letters, digits and dashes"
+                "pod UUID {uuid:?}: must be 1 to 60 letters, digits and dashes"
             ))),
         }
     }
 }
 
 fn is_uuid_like(text: &str) -> bool {
-    (1..=64).contains(&text.len())
+    (1..=60).contains(&text.len())
         && text.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
 }
 
@@ -158,7 +159,7 @@ mod tests {
 
     #[test]
     fn a_uuid_cannot_lead_into_another_directory() {
-        for bad in ["../../x", "a/b", "", "a.b", &"0".repeat(65)] {
+        for bad in ["../../x", "a/b", "", "a.b", &"0".repeat(61)] {
             let parsed = parse_list(&["--net=none", bad]).expect("parses");
             assert!(parsed.uuid().is_err(), "{bad:?} was taken");
         }

@@ -51,11 +51,35 @@ pub fn gc(args: impl Iterator<Item = OsString>) -> Result<u8, Error> {
 /// XXX: a cgroup2 hierarchy mounted elsewhere than below `/sys/fs/cgroup`
 /// is refused, and its leftovers stay for the runtime to remove.
 fn is_pod_cgroup(dir: &Path, uuid: &str) -> bool {
+    // `podinit-<uuid>-` and the 16 hex digits `run` adds, nothing else:
+    // pod `abc`'s note must not fit pod `abc-def`'s cgroup.
     let stem = format!("podinit-{uuid}-");
+    let named_for_pod = |name: &str| {
+        name.strip_prefix(&stem).is_some_and(|rest| {
+            rest.len() == 16 && rest.bytes().all(|byte| byte.is_ascii_hexdigit())
+        })
+    };
     dir.starts_with("/sys/fs/cgroup")
         && dir.components().all(|part| part != Component::ParentDir)
         && dir
             .file_name()
             .and_then(|name| name.to_str())
-            .is_some_and(|name| name.starts_with(&stem))
+            .is_some_and(named_for_pod)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_cgroup_named_for_the_pod_is_collected() {
+        let base = Path::new("/sys/fs/cgroup/unified");
+        let of = |name: &str| base.join(name);
+        assert!(is_pod_cgroup(&of("podinit-abc-0123456789abcdef"), "abc"));
+        // Pod abc-def's cgroup, another pod's for `abc`.
+        assert!(!is_pod_cgroup(&of("podinit-abc-def-0123456789abcdef"), "abc"));
+        assert!(!is_pod_cgroup(&of("podinit-0123456789abcdef"), "abc"));
+        assert!(!is_pod_cgroup(&base.join("x/../podinit-abc-0123456789abcdef"), "abc"));
+        assert!(!is_pod_cgroup(Path::new("/tmp/podinit-abc-0123456789abcdef"), "abc"));
+    }
 }

@@ -81,8 +81,8 @@ pub fn run(args: impl Iterator<Item = OsString>, signals: &Signals) -> Result<u8
         network::loopback_up().map_err(|error| Error::system("cannot bring up loopback", error))?;
     }
 
-    // 5. The pod's PID 1. It closes `mounted` once every app's root is
-    //    mounted, or dies trying.
+    // 5. The pod's PID 1. It writes a byte to `mounted` once every app's
+    //    root is mounted, or dies trying.
     let (wait_mounted, mounted) = pipe_with(PipeFlags::CLOEXEC)
         .map_err(|error| Error::system("cannot make a pipe", error.into()))?;
     let child = match spawn::fork() {
@@ -91,7 +91,11 @@ pub fn run(args: impl Iterator<Item = OsString>, signals: &Signals) -> Result<u8
         Err(error) => return Err(Error::system("cannot fork the pod", error)),
     };
     drop(mounted);
-    wait_for_eof(&wait_mounted);
+    if !await_mounted(&wait_mounted) {
+        // It has said why; a `pid` naming it would soon name nobody, or
+        // another process.
+        return relay::until_exit(child, signals);
+    }
 
     // 6. `pid` names it now that its namespaces exist and its apps' roots
     //    are mounted, so that `enter` finds them as the apps do; from here
@@ -180,9 +184,26 @@ fn take_lock() -> Result<Option<i32>, Error> {
             return Err(Error::Usage(UsageError(why)));
         }
     };
+    // The lock is the pod directory, opened (contract, section 2): a number
+    // the caller never opened may name one of podinit's own descriptors.
+    if !names_current_dir(fd) {
+        let why = format!("RKT_LOCK_FD={fd}: not open on the pod directory");
+        return Err(Error::Usage(UsageError(why)));
+    }
     spawn::keep_from_exec(fd)
         .map_err(|error| Error::system(format!("cannot keep lock descriptor {fd}"), error))?;
     Ok(Some(fd))
+}
+
+/// Whether descriptor `fd` is open on the current directory.
+fn names_current_dir(fd: i32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let opened = std::fs::metadata(format!("/proc/self/fd/{fd}"));
+    let current = std::fs::metadata(".");
+    match (opened, current) {
+        (Ok(opened), Ok(current)) => (opened.dev(), opened.ino()) == (current.dev(), current.ino()),
+        _ => false,
+    }
 }
 
 /// What can be checked before the pod exists: each app's root, the
@@ -237,6 +258,7 @@ fn pod_init(
         };
         root.mount().map_err(Stage1Error::Rootfs)?;
     }
+    let _ = rustix::io::write(&mounted, b"m");
     drop(mounted);
 
     let options = Options::default();
@@ -252,6 +274,9 @@ fn pod_init(
     if let Some(dir) = pod.cgroup_dir() {
         // Without the note a pod killed outright leaves its cgroups to the
         // runtime's own clean-up; the apps need not wait for that.
+        // XXX: the cgroup exists a moment before its note: a pod killed
+        // right then leaves an empty `podinit-<uuid>-...` that gc cannot
+        // find. Naming it before making it would close that window.
         let note = format!("{}\n", dir.display());
         if let Err(error) = pod_dir.write_file(&pod_dir.cgroup_note(), &note) {
             log::warn!("{error}");
@@ -265,14 +290,15 @@ fn pod_init(
     Ok(code)
 }
 
-/// Waits until every writer of `pipe` has closed it: the pod's PID 1 has
-/// mounted the apps' roots, or has died.
-fn wait_for_eof(pipe: &OwnedFd) {
+/// Waits until the pod's PID 1 has mounted the apps' roots (a byte on
+/// `pipe`) or has died trying (end of file).
+fn await_mounted(pipe: &OwnedFd) -> bool {
     let mut byte = [0u8; 1];
     loop {
         match rustix::io::read(pipe, &mut byte) {
-            Err(Errno::INTR) | Ok(1..) => continue,
-            Ok(0) | Err(_) => return,
+            Err(Errno::INTR) => continue,
+            Ok(read) => return read == 1,
+            Err(_) => return false,
         }
     }
 }
