@@ -171,7 +171,9 @@ fn podinit_logs_through_a_non_blocking_open_of_its_own() {
     let deadline = Instant::now() + HOP;
     let own = loop {
         let fds = descriptors(init);
-        let own = fds.iter().find(|(fd, target)| **fd > 2 && Some(*target) == fds.get(&2));
+        let own = fds
+            .iter()
+            .find(|(fd, target)| **fd > 2 && Some(*target) == fds.get(&2));
         if let Some((fd, _)) = own {
             break *fd;
         }
@@ -182,8 +184,15 @@ fn podinit_logs_through_a_non_blocking_open_of_its_own() {
     terminate(init);
     let finished = run.finish_within(HOP);
     assert_ne!(own_flags & libc::O_NONBLOCK, 0, "podinit's own open blocks");
-    assert_eq!(shared_flags & libc::O_NONBLOCK, 0, "the program's stderr was made non-blocking");
-    assert!(finished.stderr.contains("podinit: "), "podinit's lines were lost: {finished:?}");
+    assert_eq!(
+        shared_flags & libc::O_NONBLOCK,
+        0,
+        "the program's stderr was made non-blocking"
+    );
+    assert!(
+        finished.stderr.contains("podinit: "),
+        "podinit's lines were lost: {finished:?}"
+    );
 }
 
 #[test]

@@ -48,7 +48,10 @@ fn every_orphan_of_a_burst_of_20000_is_reaped() {
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let finished = run(as_pid1(&[&workload_arg(), "orphans", "20000", "100"]));
     let report = report(&finished, "orphans 20000 ");
-    assert!(report.cleared_us.is_some(), "orphans never all reaped: {report:?}");
+    assert!(
+        report.cleared_us.is_some(),
+        "orphans never all reaped: {report:?}"
+    );
     assert_eq!(report.zombies, 0, "{report:?}");
 }
 

@@ -152,7 +152,8 @@ fn term_before_the_main_app_started_gives_its_never_started_status() {
         &format!("touch {ready}; while :; do sleep 0.05; done"),
     ]);
     pod.write(&[web, ignorer(&pod, "sidecar")]);
-    let running = Run::start(pod.command(&cgroup, &["--grace", GRACE, "--exit-policy", "main=web"]));
+    let running =
+        Run::start(pod.command(&cgroup, &["--grace", GRACE, "--exit-policy", "main=web"]));
     pod.wait_out("web-pre-start", Duration::from_secs(10));
     wait_ready(&pod, &["sidecar"]);
     signal(&running, Signal::SIGTERM);
@@ -160,7 +161,10 @@ fn term_before_the_main_app_started_gives_its_never_started_status() {
     assert_eq!(finished.code, 143, "{finished:?}");
     assert_eq!(pod.status_code("web"), 143);
     let record = pod.record("web").expect("web's JSON record");
-    assert!(record.contains("stopped before the app started"), "{record}");
+    assert!(
+        record.contains("stopped before the app started"),
+        "{record}"
+    );
     assert_eq!(pod.status_code("sidecar"), 137, "sidecar ignores TERM");
 }
 
@@ -181,7 +185,14 @@ fn a_stop_right_after_an_app_started_reaches_it() {
     // In podinit's own cgroup, where the join takes its time, not in a
     // test cgroup of its own.
     let (manifest, status_dir) = (path_text(&pod.manifest()), path_text(&pod.status_dir()));
-    let args = ["--grace", "5s", "--pod", &manifest, "--status-dir", &status_dir];
+    let args = [
+        "--grace",
+        "5s",
+        "--pod",
+        &manifest,
+        "--status-dir",
+        &status_dir,
+    ];
     let start = Instant::now();
     let finished = podinit_tests::run(podinit_tests::as_pid1(&args));
     assert!(

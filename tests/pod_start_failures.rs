@@ -191,6 +191,9 @@ fn an_app_after_a_failed_start_is_recorded_once() {
         .filter(|line| line.contains("app last: the pod stopped before it started"))
         .count();
     assert_eq!(never, 1, "{finished:?}");
-    assert!(!finished.stderr.contains("already recorded"), "{finished:?}");
+    assert!(
+        !finished.stderr.contains("already recorded"),
+        "{finished:?}"
+    );
     assert_eq!(pod.status_code("last"), 143);
 }

@@ -197,7 +197,12 @@ fn stop_and_enter_leave_a_process_that_is_not_a_pod_alone() {
     let stopped = pod.entry("stop", &["--force", &pod.uuid]);
     let entered = pod.entry(
         "enter",
-        &[&format!("--pid={}", stranger.id()), "--appname=web", "--", "/bin/true"],
+        &[
+            &format!("--pid={}", stranger.id()),
+            "--appname=web",
+            "--",
+            "/bin/true",
+        ],
     );
     let alive = stranger.try_wait().expect("wait").is_none();
     let _ = stranger.kill();
@@ -229,11 +234,19 @@ fn gc_leaves_another_pods_cgroup_alone() {
     let collected = other.entry("gc", &[&other.uuid]);
     let cgroup = PathBuf::from(text.trim_end());
     let still_there = cgroup.exists();
-    let alive = running.pid_text().is_some() && !processes_in_namespace_of(running.pid()).is_empty();
+    let alive =
+        running.pid_text().is_some() && !processes_in_namespace_of(running.pid()).is_empty();
     assert_eq!(running.entry("stop", &[&running.uuid]).code, 0);
     let finished = run.finish_within(Duration::from_secs(10));
     assert_eq!(collected.code, 0, "{collected:?}");
-    assert!(still_there, "gc removed another pod's cgroup {}", cgroup.display());
+    assert!(
+        still_there,
+        "gc removed another pod's cgroup {}",
+        cgroup.display()
+    );
     assert!(alive, "gc killed another pod");
-    assert_eq!(finished.code, 0, "the other pod stopped cleanly: {finished:?}");
+    assert_eq!(
+        finished.code, 0,
+        "the other pod stopped cleanly: {finished:?}"
+    );
 }

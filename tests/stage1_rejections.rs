@@ -5,9 +5,7 @@
 use std::fs;
 
 use podinit_tests::have_root;
-use podinit_tests::stage1::{
-    PodApp, Stage1Pod, empty_volume, host_mounts_under, processes_under,
-};
+use podinit_tests::stage1::{PodApp, Stage1Pod, empty_volume, host_mounts_under, processes_under};
 
 /// Runs the pod; checks the code and that it left nothing; returns the
 /// one line it printed.

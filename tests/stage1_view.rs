@@ -248,7 +248,10 @@ fn read_only_mounts_keep_the_hosts_restrictions() {
         .read_only()
         .mount("data", "/data")
         .mount("scratch", "/scratch");
-    let volumes = [host_volume("data", &source, true), empty_volume("scratch", "0755", 0, 0)];
+    let volumes = [
+        host_volume("data", &source, true),
+        empty_volume("scratch", "0755", 0, 0),
+    ];
     pod.write(&[app], &volumes);
     let finished = pod.run(&["--net=default"]);
     let _ = std::process::Command::new("umount").arg(&source).status();
@@ -258,7 +261,10 @@ fn read_only_mounts_keep_the_hosts_restrictions() {
         assert!(volume.contains(&flag), "/data lacks {flag}: {volume:?}");
     }
     let scratch = mount_options(&finished.stdout, "/scratch").expect("a /scratch mount");
-    assert!(scratch.contains(&"nodev"), "an empty volume opens devices: {scratch:?}");
+    assert!(
+        scratch.contains(&"nodev"),
+        "an empty volume opens devices: {scratch:?}"
+    );
     let root = mount_options(&finished.stdout, "/").expect("a / mount");
     for flag in ["ro", "nodev"] {
         assert!(root.contains(&flag), "/ lacks {flag}: {root:?}");

@@ -133,7 +133,10 @@ impl fmt::Display for NamespaceError {
                 write!(f, "cannot join the pod's {kind} namespace: {error}")
             }
             NamespaceError::NotAPod(pid) => {
-                write!(f, "process {pid} is not a pod's PID 1 (no such pod, or it has exited)")
+                write!(
+                    f,
+                    "process {pid} is not a pod's PID 1 (no such pod, or it has exited)"
+                )
             }
         }
     }

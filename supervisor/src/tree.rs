@@ -233,7 +233,9 @@ impl Tree {
             }
             Tree::Cgroup(_, fd) => {
                 let mut seen = leader.is_none();
-                signal_members(fd.as_fd(), signal, 0, &mut |pid| seen |= Some(pid) == leader);
+                signal_members(fd.as_fd(), signal, 0, &mut |pid| {
+                    seen |= Some(pid) == leader
+                });
                 if let (false, Some(leader)) = (seen, leader) {
                     let _ = signals::send(Target::Process(leader), signal);
                 }
@@ -335,12 +337,7 @@ fn is_populated(cgroup: BorrowedFd<'_>) -> io::Result<bool> {
 /// Sends `signal` to every process in the cgroup `cgroup` and, to
 /// `MAX_DEPTH`, in the cgroups the app made below it;
 /// `sent` hears of every pid signalled.
-fn signal_members(
-    cgroup: BorrowedFd<'_>,
-    signal: Signal,
-    depth: usize,
-    sent: &mut dyn FnMut(Pid),
-) {
+fn signal_members(cgroup: BorrowedFd<'_>, signal: Signal, depth: usize, sent: &mut dyn FnMut(Pid)) {
     if let Ok(procs) = openat(cgroup, c"cgroup.procs", READ, Mode::empty()) {
         for_each_pid(&procs, |pid| {
             let _ = signals::send(Target::Process(pid), signal);
@@ -348,7 +345,9 @@ fn signal_members(
         });
     }
     if depth < MAX_DEPTH {
-        for_each_subgroup(cgroup, |child| signal_members(child, signal, depth + 1, sent));
+        for_each_subgroup(cgroup, |child| {
+            signal_members(child, signal, depth + 1, sent)
+        });
     }
 }
 

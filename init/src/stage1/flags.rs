@@ -67,7 +67,9 @@ impl Parsed {
 
 fn is_uuid_like(text: &str) -> bool {
     (1..=60).contains(&text.len())
-        && text.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
 }
 
 /// Parses `args` (argv after argv[0]) against `spec`.
@@ -164,7 +166,10 @@ mod tests {
             assert!(parsed.uuid().is_err(), "{bad:?} was taken");
         }
         let uuid = "6f9c5c52-0000-4000-8000-000000000001";
-        assert_eq!(parse_list(&[uuid]).expect("parses").uuid().as_deref(), Ok(uuid));
+        assert_eq!(
+            parse_list(&[uuid]).expect("parses").uuid().as_deref(),
+            Ok(uuid)
+        );
     }
 
     #[test]

@@ -77,9 +77,18 @@ mod tests {
         let of = |name: &str| base.join(name);
         assert!(is_pod_cgroup(&of("podinit-abc-0123456789abcdef"), "abc"));
         // Pod abc-def's cgroup, another pod's for `abc`.
-        assert!(!is_pod_cgroup(&of("podinit-abc-def-0123456789abcdef"), "abc"));
+        assert!(!is_pod_cgroup(
+            &of("podinit-abc-def-0123456789abcdef"),
+            "abc"
+        ));
         assert!(!is_pod_cgroup(&of("podinit-0123456789abcdef"), "abc"));
-        assert!(!is_pod_cgroup(&base.join("x/../podinit-abc-0123456789abcdef"), "abc"));
-        assert!(!is_pod_cgroup(Path::new("/tmp/podinit-abc-0123456789abcdef"), "abc"));
+        assert!(!is_pod_cgroup(
+            &base.join("x/../podinit-abc-0123456789abcdef"),
+            "abc"
+        ));
+        assert!(!is_pod_cgroup(
+            Path::new("/tmp/podinit-abc-0123456789abcdef"),
+            "abc"
+        ));
     }
 }

@@ -61,7 +61,9 @@ pub fn select(argv: &[OsString]) -> Option<Result<(Entrypoint, &[OsString]), Usa
         return None;
     }
     let Some(wanted) = argv.get(2).map(|arg| arg.to_string_lossy()) else {
-        return Some(Err(UsageError("stage1: which entrypoint: run, enter, stop or gc?".into())));
+        return Some(Err(UsageError(
+            "stage1: which entrypoint: run, enter, stop or gc?".into(),
+        )));
     };
     Some(match Entrypoint::from_name(&wanted) {
         Some(entrypoint) => Ok((entrypoint, &argv[3..])),

@@ -161,8 +161,15 @@ fn private_network(list: &str) -> bool {
     for name in names.iter().filter(|name| **name != "none") {
         // `default` is what a runtime passes when its user asked for
         // nothing: worth a note, not a warning on every pod.
-        let level = if *name == "default" { log::Level::Info } else { log::Level::Warn };
-        log::log!(level, "--net: network {name:?} is not set up; the pod has loopback only");
+        let level = if *name == "default" {
+            log::Level::Info
+        } else {
+            log::Level::Warn
+        };
+        log::log!(
+            level,
+            "--net: network {name:?} is not set up; the pod has loopback only"
+        );
     }
     true
 }
@@ -240,7 +247,10 @@ fn pod_init(
         log::warn!("cannot tie the pod to its parent: {error}");
     }
     if reader_gone(&mounted) {
-        return Err(Error::system("the runtime's process died", Errno::PIPE.into()));
+        return Err(Error::system(
+            "the runtime's process died",
+            Errno::PIPE.into(),
+        ));
     }
     // No descriptor inherited, the lock included, reaches an app.
     crate::close_inherited_fds(&[signals.raw_fd(), mounted.as_raw_fd()]);
