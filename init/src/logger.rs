@@ -109,8 +109,10 @@ fn sink() -> u8 {
 /// is no /proc.
 fn open_sink() -> u8 {
     let stderr = rustix::stdio::stderr();
+    // No fd 2 yet (a machine's init before its console is open): decide
+    // again once there is one.
     let Ok(stat) = rustix::fs::fstat(stderr) else {
-        return PLAIN;
+        return UNKNOWN;
     };
     match FileType::from_raw_mode(stat.st_mode) {
         FileType::Socket => return SOCKET,
