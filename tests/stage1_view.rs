@@ -270,3 +270,23 @@ fn read_only_mounts_keep_the_hosts_restrictions() {
         assert!(root.contains(&flag), "/ lacks {flag}: {root:?}");
     }
 }
+
+/// The apps share an IPC namespace, and so one `/dev/shm`: what one app
+/// puts there the other finds.
+#[test]
+fn the_apps_share_dev_shm() {
+    if !have_root() {
+        return;
+    }
+    let pod = Stage1Pod::new("shared-shm");
+    let apps = [
+        PodApp::sh("writer", "echo from-writer > /dev/shm/note"),
+        PodApp::sh(
+            "reader",
+            "for i in $(seq 50); do test -e /dev/shm/note && break; sleep 0.1; done; \
+             cat /dev/shm/note",
+        ),
+    ];
+    let stdout = run_ok(&pod, &apps, &[]);
+    assert_eq!(stdout, "from-writer\n");
+}

@@ -12,9 +12,11 @@
 //! `/data -> /etc` in an image thus lands on the image's `/etc`, never on
 //! the host's.
 //!
-//! XXX: each app gets its own devpts instance and its own `/dev/shm`, so
-//! apps share no pseudo-terminals or POSIX shared memory, though they share
-//! an IPC namespace; rkt's own stage1 shares both across the pod.
+//! The apps share one `/dev/shm`, as they share an IPC namespace: POSIX
+//! shared memory made by one app is there for the others.
+//!
+//! XXX: each app gets its own devpts instance, so apps share no
+//! pseudo-terminals; rkt's own stage1 shares them across the pod.
 
 use std::ffi::CString;
 use std::fmt;
@@ -51,6 +53,8 @@ pub struct AppRoot {
     pub read_only: bool,
     /// What `/dev/console` is: the caller's terminal, or `/dev/null`.
     pub console: PathBuf,
+    /// The pod's shared `/dev/shm`, made by [`mount_pod_shm`].
+    pub shm: PathBuf,
     pub volumes: Vec<VolumeMount>,
 }
 
@@ -110,8 +114,8 @@ impl AppRoot {
 
     /// `/dev`: a tmpfs holding the host's device nodes of [`DEVICES`],
     /// `console`, a private devpts at `pts` with `ptmx` linked to it, and
-    /// a tmpfs at `shm`. The tmpfs is new, so paths inside it are podinit's
-    /// own and are joined as text.
+    /// the pod's shared tmpfs at `shm`. The tmpfs is new, so paths inside
+    /// it are podinit's own and are joined as text.
     fn mount_dev(&self) -> Result<(), RootfsError> {
         let nosuid = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
         let dev = self.mount_new("/dev", "tmpfs", nosuid, "mode=0755")?;
@@ -136,8 +140,7 @@ impl AppRoot {
             .map_err(self.fail_io("link /dev/ptmx"))?;
         let shm = dev.join("shm");
         fs::create_dir(&shm).map_err(self.fail_io("create /dev/shm"))?;
-        let flags = MountFlags::NOSUID | MountFlags::NODEV;
-        mount("shm", &shm, "tmpfs", flags, &*cstr("mode=1777")).map_err(self.fail("mount /dev/shm"))
+        mount_bind(&self.shm, &shm).map_err(self.fail("mount /dev/shm"))
     }
 
     /// Binds the host file `source` onto a new empty file `target`.
@@ -295,6 +298,16 @@ pub fn chroot_step(root: PathBuf) -> Step {
 }
 
 /// The path through which the kernel reaches what `fd` names.
+/// Mounts the pod's shared `/dev/shm` at `dir`, creating it: a tmpfs every
+/// app's `/dev/shm` is bound to. It lives in the pod's mount namespace and
+/// goes with it.
+pub fn mount_pod_shm(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+    mount("shm", dir, "tmpfs", flags, &*cstr("mode=1777"))?;
+    Ok(())
+}
+
 /// Remounts the bind mount at `path` with `extra` added to the flags it has.
 /// A bind remount sets the flags it is given and clears the others
 /// (mount(2)): dropping a `nosuid`, `nodev` or `noexec` the host set would

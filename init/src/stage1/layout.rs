@@ -54,6 +54,11 @@ impl PodDir {
         self.dir.join("stage1/rootfs/rkt/volumes")
     }
 
+    /// Where the pod's PID 1 mounts the `/dev/shm` the apps share.
+    pub fn shm(&self) -> PathBuf {
+        self.dir.join("stage1/rootfs/rkt/shm")
+    }
+
     /// Names the cgroup directory of the pod's apps, for `gc`.
     pub fn cgroup_note(&self) -> PathBuf {
         self.dir.join("stage1/rootfs/rkt/cgroup")

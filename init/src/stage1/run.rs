@@ -256,6 +256,8 @@ fn pod_init(
     crate::close_inherited_fds(&[signals.raw_fd(), mounted.as_raw_fd()]);
 
     let console = console(flags.interactive);
+    rootfs::mount_pod_shm(&pod_dir.shm())
+        .map_err(|error| Error::system("cannot mount the pod's /dev/shm", error))?;
     for app in manifest.apps() {
         let volumes =
             volumes::mounts_of(manifest, app, &pod_dir.volumes()).map_err(Stage1Error::Volume)?;
@@ -264,6 +266,7 @@ fn pod_init(
             path: pod_dir.app_root(app.name()),
             read_only: app.read_only_rootfs(),
             console: console.clone(),
+            shm: pod_dir.shm(),
             volumes,
         };
         root.mount().map_err(Stage1Error::Rootfs)?;
