@@ -29,7 +29,7 @@ use std::fs;
 use std::time::Duration;
 
 use podinit_supervisor::Pid;
-use podinit_supervisor::pod::{ExitPolicy, PodEnd};
+use podinit_supervisor::pod::PodEnd;
 use podinit_supervisor::reap::reap_exited;
 use podinit_supervisor::signals::{Signal, Signals};
 use rustix::process::getpid;
@@ -77,9 +77,7 @@ pub fn run(mut signals: Signals, args: impl Iterator<Item = OsString>) -> ! {
     let job = PodJob {
         manifest: params.manifest.clone(),
         status_dir: params.status_dir.clone(),
-        // TODO: a `podinit.policy=` parameter for `any` and `main=APP`;
-        // `all`, rkt's default, is what a machine of batch apps needs.
-        policy: ExitPolicy::AllExit,
+        policy: params.policy.clone(),
     };
     let (end, apps) = run_pod(&options, &job, &signals);
 

@@ -9,6 +9,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use podinit_supervisor::pod::ExitPolicy;
+
 use crate::cli::{DEFAULT_GRACE, DEFAULT_STATUS_DIR, parse_duration};
 
 /// Where the machine's pod manifest is unless `podinit.pod` says.
@@ -32,6 +34,9 @@ pub struct BootParams {
     pub halt: Halt,
     /// `podinit.grace=DURATION`: between SIGTERM and SIGKILL.
     pub grace: Duration,
+    /// `podinit.policy=all|any|main=APP`: when the pod ends, as
+    /// `--exit-policy`.
+    pub policy: ExitPolicy,
 }
 
 impl Default for BootParams {
@@ -41,6 +46,7 @@ impl Default for BootParams {
             status_dir: DEFAULT_STATUS_DIR.into(),
             halt: Halt::PowerOff,
             grace: DEFAULT_GRACE,
+            policy: ExitPolicy::AllExit,
         }
     }
 }
@@ -81,7 +87,10 @@ impl BootParams {
                 }
             }
             "grace" => self.grace = parse_duration(value).ok_or("not a duration")?,
-            _ => return Err("not one of pod, status, halt, grace"),
+            "policy" => {
+                self.policy = ExitPolicy::parse(value).ok_or("must be all, any or main=APP")?
+            }
+            _ => return Err("not one of pod, status, halt, grace, policy"),
         }
         Ok(())
     }
@@ -148,7 +157,7 @@ mod tests {
     fn every_parameter_is_read() {
         let params = parse(
             "console=ttyS0 podinit.pod=/srv/pod.json podinit.status=/tmp/st \
-             podinit.halt=reboot podinit.grace=1500ms",
+             podinit.halt=reboot podinit.grace=1500ms podinit.policy=main=web",
         );
         assert_eq!(
             params,
@@ -157,6 +166,7 @@ mod tests {
                 status_dir: "/tmp/st".into(),
                 halt: Halt::Reboot,
                 grace: Duration::from_millis(1500),
+                policy: ExitPolicy::Main("web".into()),
             }
         );
     }
@@ -187,7 +197,8 @@ mod tests {
     #[test]
     fn bad_parameters_are_named_and_leave_the_default() {
         let (params, problems) = BootParams::parse(
-            "podinit.halt=sleep podinit.grace=soon podinit.pod podinit.status= podinit.bogus=1",
+            "podinit.halt=sleep podinit.grace=soon podinit.pod podinit.status= podinit.bogus=1 \
+             podinit.policy=some",
         );
         assert_eq!(params, BootParams::default());
         assert_eq!(
@@ -197,7 +208,8 @@ mod tests {
                 r#"kernel parameter "podinit.grace=soon": not a duration"#,
                 r#"kernel parameter "podinit.pod": needs a value"#,
                 r#"kernel parameter "podinit.status=": needs a value"#,
-                r#"kernel parameter "podinit.bogus=1": not one of pod, status, halt, grace"#,
+                r#"kernel parameter "podinit.bogus=1": not one of pod, status, halt, grace, policy"#,
+                r#"kernel parameter "podinit.policy=some": must be all, any or main=APP"#,
             ]
         );
     }
