@@ -91,28 +91,33 @@ fn a_bad_manifest_is_reported_and_the_machine_still_powers_off() {
 }
 
 #[test]
-fn kernel_parameters_name_the_pod_the_records_and_a_reboot() {
+fn kernel_parameters_name_the_pod_the_records_the_policy_and_a_reboot() {
     let Some(kernel) = machine_tools() else {
         return;
     };
     let default_pod = manifest(&[App::sh("wrong", "echo marker-wrong-pod")]);
     // The second app reads the first one's record where the kernel
     // command line put the records.
+    // The pod lives as long as `second` (podinit.policy): `server` would
+    // keep it up for a minute under the default policy.
     let chosen_pod = manifest(&[
         App::sh("first", "exit 0"),
         App::sh(
             "second",
             "sleep 1; echo marker-record-of-first-$(cat /tmp/records/first)",
         ),
+        App::sh("server", "exec sleep 60"),
     ]);
     let initrd = initramfs("params", &default_pod, &[(&chosen_pod, "/srv/chosen.json")]);
-    let append = "podinit.pod=/srv/chosen.json podinit.status=/tmp/records podinit.halt=reboot";
+    let append = "podinit.pod=/srv/chosen.json podinit.status=/tmp/records podinit.halt=reboot \
+                  podinit.policy=main=second";
     let booted = Boot::start(&kernel, &initrd, append).finish();
     print_time("podinit.halt=reboot", &booted);
 
     assert!(!booted.console.contains("marker-wrong-pod"), "{booted}");
     assert!(booted.has_line("marker-record-of-first-0"), "{booted}");
     assert_eq!(field(&record(&booted, "second"), "status"), "0", "{booted}");
+    assert_eq!(field(&record(&booted, "server"), "status"), "143", "{booted}");
     booted.assert_halted(true);
 }
 
