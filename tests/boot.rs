@@ -117,7 +117,11 @@ fn kernel_parameters_name_the_pod_the_records_the_policy_and_a_reboot() {
     assert!(!booted.console.contains("marker-wrong-pod"), "{booted}");
     assert!(booted.has_line("marker-record-of-first-0"), "{booted}");
     assert_eq!(field(&record(&booted, "second"), "status"), "0", "{booted}");
-    assert_eq!(field(&record(&booted, "server"), "status"), "143", "{booted}");
+    assert_eq!(
+        field(&record(&booted, "server"), "status"),
+        "143",
+        "{booted}"
+    );
     booted.assert_halted(true);
 }
 
